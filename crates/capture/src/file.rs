@@ -1,0 +1,304 @@
+//! Offline captures: legacy pcap (both byte orders, micro/nanosecond) and pcapng (several
+//! sections and interfaces, any link types, per-interface timestamp resolution).
+
+use crate::{Backing, Backings, CaptureError, FileStats, Nanos, Packet};
+use pcap_parser::pcapng::Block;
+use pcap_parser::PcapError;
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    link: u32,
+    /// Timestamp units per second.
+    resol: u64,
+    offset_s: i64,
+}
+
+#[derive(Debug)]
+enum Format {
+    Legacy { big_endian: bool, nanos: bool, link: u32, hdr: usize },
+    Ng { big_endian: bool, ifaces: Vec<Iface> },
+}
+
+/// One capture file being read; yields [`Packet`]s located in its backing.
+#[derive(Debug)]
+pub struct CaptureFile {
+    pub path: String,
+    index: u16,
+    format: Format,
+    pos: usize,
+    done: bool,
+    pub stats: FileStats,
+}
+
+/// Map (or, for pipes, read) a file.
+fn load(path: &str) -> Result<Backing, CaptureError> {
+    let io = |err| CaptureError::Io { path: path.to_string(), err };
+    let mut f = File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if meta.is_file() {
+        if meta.len() == 0 {
+            return Err(CaptureError::Empty { path: path.to_string() });
+        }
+        // SAFETY: the map is read-only and private to this process. Another process truncating
+        // the file while we read it would fault (SIGBUS); that is the accepted contract of
+        // reading capture files in place, the same one tcpdump's mmap reader makes.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
+        Ok(Backing::Mapped(map))
+    } else {
+        let mut v = Vec::new();
+        f.read_to_end(&mut v).map_err(io)?;
+        if v.is_empty() {
+            return Err(CaptureError::Empty { path: path.to_string() });
+        }
+        Ok(Backing::Owned(v))
+    }
+}
+
+impl CaptureFile {
+    /// Recognise the format of `data` (the contents of `path`).
+    pub fn open(path: &str, index: u16, data: &[u8]) -> Result<CaptureFile, CaptureError> {
+        let not = || CaptureError::NotACapture { path: path.to_string() };
+        let magic = data.get(..4).ok_or_else(not)?;
+        let format = if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+            pcap_parser::PcapNGSlice::from_slice(data).map_err(|_| not())?;
+            Format::Ng { big_endian: false, ifaces: Vec::new() }
+        } else {
+            let (rest, h) = pcap_parser::parse_pcap_header(data).map_err(|_| not())?;
+            Format::Legacy {
+                big_endian: h.is_bigendian(),
+                nanos: h.is_nanosecond_precision(),
+                link: h.network.0 as u32,
+                hdr: data.len() - rest.len(),
+            }
+        };
+        let pos = match &format {
+            Format::Legacy { hdr, .. } => *hdr,
+            Format::Ng { .. } => 0,
+        };
+        Ok(CaptureFile { path: path.to_string(), index, format, pos, done: false, stats: FileStats::default() })
+    }
+
+    /// Link types declared by the file so far (pcap: the one header link type).
+    pub fn link_types(&self) -> Vec<u32> {
+        match &self.format {
+            Format::Legacy { link, .. } => vec![*link],
+            Format::Ng { ifaces, .. } => ifaces.iter().map(|i| i.link).collect(),
+        }
+    }
+
+    /// The next packet of the file, or None at its end or at the first damage.
+    pub fn next_packet(&mut self, data: &[u8]) -> Option<Packet> {
+        while !self.done {
+            let rem = data.get(self.pos..).unwrap_or(&[]);
+            if rem.is_empty() {
+                self.done = true;
+                break;
+            }
+            let step = match &mut self.format {
+                Format::Legacy { big_endian, nanos, link, .. } => legacy_next(rem, *big_endian, *nanos, *link),
+                Format::Ng { big_endian, ifaces } => ng_next(rem, big_endian, ifaces, &mut self.stats),
+            };
+            match step {
+                Step::Packet { used, mut pkt } => {
+                    pkt.off = (self.pos + pkt.off as usize) as u64;
+                    pkt.file = self.index;
+                    self.pos += used;
+                    self.stats.records += 1;
+                    self.stats.bytes += pkt.caplen as u64;
+                    if pkt.caplen < pkt.origlen {
+                        self.stats.snaplen_cut += 1;
+                    }
+                    return Some(pkt);
+                }
+                Step::Skip { used } => self.pos += used,
+                Step::Truncated => {
+                    self.stats.truncated_files += 1;
+                    self.done = true;
+                }
+                Step::Corrupt => {
+                    self.stats.corrupt_records += 1;
+                    self.done = true;
+                }
+            }
+        }
+        None
+    }
+}
+
+enum Step {
+    Packet { used: usize, pkt: Packet },
+    Skip { used: usize },
+    Truncated,
+    Corrupt,
+}
+
+fn classify<I>(e: nom::Err<PcapError<I>>) -> Step {
+    match e {
+        nom::Err::Incomplete(_) => Step::Truncated,
+        nom::Err::Error(PcapError::Incomplete(_)) | nom::Err::Failure(PcapError::Incomplete(_)) => Step::Truncated,
+        nom::Err::Error(PcapError::UnexpectedEof) | nom::Err::Failure(PcapError::UnexpectedEof) => Step::Truncated,
+        _ => Step::Corrupt,
+    }
+}
+
+fn legacy_next(rem: &[u8], be: bool, nanos: bool, link: u32) -> Step {
+    let parsed = if be { pcap_parser::parse_pcap_frame_be(rem) } else { pcap_parser::parse_pcap_frame(rem) };
+    match parsed {
+        Ok((rest, b)) => {
+            let frac = if nanos { b.ts_usec as u64 } else { b.ts_usec as u64 * 1000 };
+            let pkt = Packet {
+                ts: b.ts_sec as u64 * 1_000_000_000 + frac,
+                link,
+                file: 0,
+                off: offset_in(rem, b.data) as u64,
+                caplen: b.data.len() as u32,
+                origlen: b.origlen.max(b.data.len() as u32),
+            };
+            Step::Packet { used: rem.len() - rest.len(), pkt }
+        }
+        Err(e) => classify(e),
+    }
+}
+
+fn ng_next(rem: &[u8], be: &mut bool, ifaces: &mut Vec<Iface>, stats: &mut FileStats) -> Step {
+    let parsed = if *be { pcap_parser::pcapng::parse_block_be(rem) } else { pcap_parser::pcapng::parse_block_le(rem) };
+    let (rest, block) = match parsed {
+        Ok(ok) => ok,
+        Err(e) => {
+            // A section header in the other byte order starts a new section.
+            if rem.get(..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+                let other = if *be { pcap_parser::pcapng::parse_block_le(rem) } else { pcap_parser::pcapng::parse_block_be(rem) };
+                if let Ok((rest, Block::SectionHeader(shb))) = other {
+                    *be = shb.big_endian();
+                    ifaces.clear();
+                    return Step::Skip { used: rem.len() - rest.len() };
+                }
+            }
+            return classify(e);
+        }
+    };
+    let used = rem.len() - rest.len();
+    match block {
+        Block::SectionHeader(shb) => {
+            *be = shb.big_endian();
+            ifaces.clear();
+            Step::Skip { used }
+        }
+        Block::InterfaceDescription(idb) => {
+            let resol = pcap_parser::pcapng::build_ts_resolution(idb.if_tsresol).unwrap_or(1_000_000);
+            ifaces.push(Iface { link: idb.linktype.0 as u32, resol, offset_s: idb.if_tsoffset });
+            Step::Skip { used }
+        }
+        Block::EnhancedPacket(epb) => {
+            let Some(iface) = ifaces.get(epb.if_id as usize).copied() else {
+                stats.unknown_interface += 1;
+                return Step::Skip { used };
+            };
+            let units = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+            let pkt = Packet {
+                ts: ng_nanos(units, iface),
+                link: iface.link,
+                file: 0,
+                off: offset_in(rem, epb.data) as u64,
+                caplen: epb.data.len() as u32,
+                origlen: epb.origlen.max(epb.data.len() as u32),
+            };
+            Step::Packet { used, pkt }
+        }
+        Block::SimplePacket(spb) => {
+            let Some(iface) = ifaces.first().copied() else {
+                stats.unknown_interface += 1;
+                return Step::Skip { used };
+            };
+            let pkt = Packet {
+                ts: 0,
+                link: iface.link,
+                file: 0,
+                off: offset_in(rem, spb.data) as u64,
+                caplen: spb.data.len() as u32,
+                origlen: spb.origlen.max(spb.data.len() as u32),
+            };
+            Step::Packet { used, pkt }
+        }
+        _ => Step::Skip { used },
+    }
+}
+
+fn ng_nanos(units: u64, iface: Iface) -> Nanos {
+    let resol = iface.resol.max(1) as u128;
+    let ns = (units as u128 * 1_000_000_000 / resol) as i128 + iface.offset_s as i128 * 1_000_000_000;
+    ns.clamp(0, u64::MAX as i128) as u64
+}
+
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize).min(outer.len())
+}
+
+/// Several capture files read as one, packets merged in timestamp order (ties: file order).
+#[derive(Debug)]
+pub struct FileSet {
+    pub backings: Backings,
+    pub files: Vec<CaptureFile>,
+    heads: Vec<Option<Packet>>,
+}
+
+impl FileSet {
+    pub fn open(paths: &[String]) -> Result<FileSet, CaptureError> {
+        let mut backings = Vec::with_capacity(paths.len());
+        let mut files = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            let b = load(p)?;
+            files.push(CaptureFile::open(p, i as u16, b.bytes())?);
+            backings.push(b);
+        }
+        let mut set = FileSet { backings: Arc::new(backings), files, heads: Vec::new() };
+        set.heads = (0..set.files.len()).map(|i| set.pull(i)).collect();
+        Ok(set)
+    }
+
+    fn pull(&mut self, i: usize) -> Option<Packet> {
+        let data = self.backings[i].bytes();
+        self.files[i].next_packet(data)
+    }
+
+    /// Total bytes of all files, for progress reporting.
+    pub fn total_bytes(&self) -> u64 {
+        self.backings.iter().map(|b| b.bytes().len() as u64).sum()
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> u64 {
+        self.files.iter().map(|f| f.pos as u64).sum()
+    }
+
+    pub fn stats(&self) -> FileStats {
+        let mut s = FileStats::default();
+        for f in &self.files {
+            s.add(&f.stats);
+        }
+        s
+    }
+}
+
+impl Iterator for FileSet {
+    type Item = Packet;
+
+    fn next(&mut self) -> Option<Packet> {
+        let mut best: Option<usize> = None;
+        for (i, h) in self.heads.iter().enumerate() {
+            if let Some(p) = h {
+                if best.is_none_or(|b| self.heads[b].is_some_and(|q| p.ts < q.ts)) {
+                    best = Some(i);
+                }
+            }
+        }
+        let i = best?;
+        let out = self.heads[i].take();
+        self.heads[i] = self.pull(i);
+        out
+    }
+}

@@ -1,0 +1,230 @@
+//! The flow table: finds or creates the flow of each TCP packet, feeds its streams, closes
+//! flows on FIN, RST, idle timeout or end of input.
+
+use crate::key::{Dir, FlowKey};
+use crate::stream::{Delivery, Seg, Stream, StreamConfig, StreamCounters};
+use apitap_wire::TcpMeta;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// What the application layer does with a flow's bytes.
+pub trait Handler {
+    type Out;
+    fn on_delivery(&mut self, ctx: &FlowCtx, dir: Dir, d: Delivery<'_>, out: &mut Self::Out);
+    fn on_close(&mut self, ctx: &FlowCtx, reason: CloseReason, out: &mut Self::Out);
+}
+
+/// Why a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Fin,
+    Reset,
+    Timeout,
+    /// The same 5-tuple started a new connection.
+    Reused,
+    /// End of input.
+    End,
+}
+
+/// Facts about a flow the handler may use.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowCtx {
+    pub key: FlowKey,
+    /// The originator: the SYN sender, or the first sender seen.
+    pub orig: SocketAddr,
+    pub resp: SocketAddr,
+    /// Whether the connection's handshake was seen (else it was picked up mid-stream).
+    pub saw_syn: bool,
+    pub first_ts: u64,
+    pub last_ts: u64,
+}
+
+/// A TCP segment as decoded by the wire layer.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpPacket<'a> {
+    pub ts: u64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub tunnel: u32,
+    pub tcp: TcpMeta,
+    pub payload: &'a [u8],
+    /// Payload bytes the capture cut off.
+    pub missing: u32,
+}
+
+/// Limits of a flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    pub stream: StreamConfig,
+    pub max_flows: usize,
+    /// Out-of-order bytes held across all flows of the table.
+    pub max_ooo_bytes_total: usize,
+    pub idle_timeout_ns: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            stream: StreamConfig::default(),
+            max_flows: 1 << 20,
+            max_ooo_bytes_total: 256 << 20,
+            idle_timeout_ns: 120 * 1_000_000_000,
+        }
+    }
+}
+
+/// Counters of a flow table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub tcp_segments: u64,
+    pub tcp_payload_bytes: u64,
+    pub flows: u64,
+    pub flows_midstream: u64,
+    pub closed_fin: u64,
+    pub closed_rst: u64,
+    pub closed_timeout: u64,
+    pub closed_reused: u64,
+    pub closed_end: u64,
+    /// New flows refused because the table was full.
+    pub flows_dropped_table_full: u64,
+    /// Segments without payload for a flow we do not track (late ACKs, FINs).
+    pub segments_without_flow: u64,
+    pub max_active_flows: u64,
+    pub streams: StreamCounters,
+}
+
+impl FlowStats {
+    pub fn add(&mut self, o: &FlowStats) {
+        self.tcp_segments += o.tcp_segments;
+        self.tcp_payload_bytes += o.tcp_payload_bytes;
+        self.flows += o.flows;
+        self.flows_midstream += o.flows_midstream;
+        self.closed_fin += o.closed_fin;
+        self.closed_rst += o.closed_rst;
+        self.closed_timeout += o.closed_timeout;
+        self.closed_reused += o.closed_reused;
+        self.closed_end += o.closed_end;
+        self.flows_dropped_table_full += o.flows_dropped_table_full;
+        self.segments_without_flow += o.segments_without_flow;
+        self.max_active_flows += o.max_active_flows;
+        self.streams.add(&o.streams);
+    }
+}
+
+#[derive(Debug)]
+struct Flow<H> {
+    ctx: FlowCtx,
+    streams: [Stream; 2],
+    handler: H,
+    reset: bool,
+}
+
+/// All flows of one worker.
+#[derive(Debug)]
+pub struct FlowTable<H> {
+    map: HashMap<FlowKey, Flow<H>, foldhash::fast::RandomState>,
+    cfg: FlowConfig,
+    ooo_total: usize,
+    pub stats: FlowStats,
+}
+
+impl<H: Handler> FlowTable<H> {
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable { map: HashMap::default(), cfg, ooo_total: 0, stats: FlowStats::default() }
+    }
+
+    pub fn active(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Process one TCP packet. `make` builds the handler of a new flow.
+    pub fn packet(&mut self, p: &TcpPacket<'_>, make: impl FnOnce(&FlowCtx) -> H, out: &mut H::Out) {
+        self.stats.tcp_segments += 1;
+        self.stats.tcp_payload_bytes += p.payload.len() as u64;
+        let key = FlowKey::new(p.src.ip(), p.src.port(), p.dst.ip(), p.dst.port(), p.tunnel);
+        let fl = p.tcp.flags;
+        let new_syn = fl.syn() && !fl.ack();
+        if let Some(f) = self.map.get(&key) {
+            let stream = &f.streams[if p.src == f.ctx.orig { 0 } else { 1 }];
+            let reused = new_syn && (f.reset || stream.syn_seq().is_some_and(|s| s != p.tcp.seq) || stream.finished());
+            if reused {
+                self.close(&key, CloseReason::Reused, out);
+            }
+        }
+        if !self.map.contains_key(&key) {
+            if p.payload.is_empty() && p.missing == 0 && !fl.syn() {
+                self.stats.segments_without_flow += 1;
+                return;
+            }
+            if self.map.len() >= self.cfg.max_flows {
+                self.stats.flows_dropped_table_full += 1;
+                return;
+            }
+            let (orig, resp) = if fl.syn() && fl.ack() { (p.dst, p.src) } else { (p.src, p.dst) };
+            let ctx = FlowCtx { key, orig, resp, saw_syn: fl.syn(), first_ts: p.ts, last_ts: p.ts };
+            self.stats.flows += 1;
+            if !fl.syn() {
+                self.stats.flows_midstream += 1;
+            }
+            let handler = make(&ctx);
+            self.map.insert(key, Flow { ctx, streams: [Stream::default(), Stream::default()], handler, reset: false });
+            self.stats.max_active_flows = self.stats.max_active_flows.max(self.map.len() as u64);
+        }
+        let Some(flow) = self.map.get_mut(&key) else { return };
+        let Flow { ctx, streams, handler, reset } = flow;
+        ctx.last_ts = ctx.last_ts.max(p.ts);
+        let dir = if p.src == ctx.orig { Dir::Orig } else { Dir::Resp };
+        let [s0, s1] = streams;
+        let (mine, peer) = if dir == Dir::Orig { (s0, s1) } else { (s1, s0) };
+        let ack = if fl.ack() { peer.lift(p.tcp.ack) } else { None };
+        let seg = Seg { seq: p.tcp.seq, syn: fl.syn(), fin: fl.fin(), ts: p.ts, ack, payload: p.payload, missing: p.missing };
+        let ctx_now = *ctx;
+        mine.segment(seg, &self.cfg.stream, &mut self.ooo_total, self.cfg.max_ooo_bytes_total, &mut |d| {
+            handler.on_delivery(&ctx_now, dir, d, out)
+        });
+        if fl.rst() {
+            *reset = true;
+            self.close(&key, CloseReason::Reset, out);
+        } else if mine.finished() && peer.finished() {
+            self.close(&key, CloseReason::Fin, out);
+        }
+    }
+
+    /// Close flows idle since before `now - idle_timeout`, in key order (deterministic).
+    pub fn expire(&mut self, now: u64, out: &mut H::Out) {
+        let limit = now.saturating_sub(self.cfg.idle_timeout_ns);
+        let mut idle: Vec<FlowKey> = self.map.iter().filter(|(_, f)| f.ctx.last_ts < limit).map(|(k, _)| *k).collect();
+        idle.sort_unstable();
+        for k in idle {
+            self.close(&k, CloseReason::Timeout, out);
+        }
+    }
+
+    /// Close every flow, in key order (end of input).
+    pub fn flush(&mut self, out: &mut H::Out) {
+        let mut all: Vec<FlowKey> = self.map.keys().copied().collect();
+        all.sort_unstable();
+        for k in all {
+            self.close(&k, CloseReason::End, out);
+        }
+    }
+
+    fn close(&mut self, key: &FlowKey, reason: CloseReason, out: &mut H::Out) {
+        let Some(mut flow) = self.map.remove(key) else { return };
+        let ctx = flow.ctx;
+        for dir in [Dir::Orig, Dir::Resp] {
+            let h = &mut flow.handler;
+            flow.streams[dir.idx()].flush(&mut self.ooo_total, &mut |d| h.on_delivery(&ctx, dir, d, out));
+            self.stats.streams.add(&flow.streams[dir.idx()].counters);
+        }
+        flow.handler.on_close(&ctx, reason, out);
+        match reason {
+            CloseReason::Fin => self.stats.closed_fin += 1,
+            CloseReason::Reset => self.stats.closed_rst += 1,
+            CloseReason::Timeout => self.stats.closed_timeout += 1,
+            CloseReason::Reused => self.stats.closed_reused += 1,
+            CloseReason::End => self.stats.closed_end += 1,
+        }
+    }
+}
+

@@ -1,0 +1,287 @@
+//! A connection: both directions, and the pairing of requests with responses.
+
+use crate::body::{request_framing, response_framing, Framing};
+use crate::half::{At, Current, Event, Half};
+use crate::head::StartLine;
+use crate::{Exchange, HttpConfig, Request, Response, Sink};
+use apitap_flow::{CloseReason, Delivery, Dir, FlowCtx, Handler};
+use std::collections::VecDeque;
+
+/// One request/response slot, in request order.
+#[derive(Debug, Default)]
+struct Txn {
+    id: u64,
+    req: Option<Request>,
+    req_done: bool,
+    /// Stream offset of the request's first byte in the client direction.
+    req_offset: Option<u64>,
+    method: Option<String>,
+    resp: Option<Response>,
+    resp_started: bool,
+    resp_done: bool,
+    /// Client-stream offset acknowledged when the response started.
+    resp_ack: Option<u64>,
+}
+
+/// HTTP state of one TCP connection; a [`Handler`] for the flow table.
+#[derive(Debug)]
+pub struct Connection {
+    cfg: HttpConfig,
+    halves: [Half; 2],
+    /// The direction that sends requests, once known.
+    client: Option<Dir>,
+    txns: VecDeque<Txn>,
+    next_id: u64,
+    /// Txn ids of the messages currently being read in each direction.
+    cur_txn: [Option<u64>; 2],
+    /// The current response of a direction is an interim (1xx) response.
+    interim: [bool; 2],
+    /// Bytes were lost on the response side since the last response head.
+    resp_gap: bool,
+    tunnel_after: Option<u64>,
+    http_seen: bool,
+    data_seen: bool,
+}
+
+impl Connection {
+    pub fn new(cfg: HttpConfig, ctx: &FlowCtx) -> Connection {
+        let mid = !ctx.saw_syn;
+        Connection {
+            cfg,
+            halves: [Half::new(mid), Half::new(mid)],
+            client: None,
+            txns: VecDeque::new(),
+            next_id: 0,
+            cur_txn: [None, None],
+            interim: [false, false],
+            resp_gap: false,
+            tunnel_after: None,
+            http_seen: false,
+            data_seen: false,
+        }
+    }
+
+    fn feed(&mut self, ctx: &FlowCtx, dir: Dir, offset: u64, at: At, data: &[u8], out: &mut Sink) {
+        let d = dir.idx();
+        self.halves[d].pos = offset;
+        let mut input = data;
+        while let Some(ev) = self.halves[d].feed(&mut input, at, &self.cfg, &mut out.stats) {
+            self.event(ctx, dir, ev, out);
+        }
+        self.emit_ready(ctx, out);
+    }
+
+    fn event(&mut self, ctx: &FlowCtx, dir: Dir, ev: Event, out: &mut Sink) {
+        let done = match ev {
+            Event::Head => self.on_head(ctx, dir, out),
+            done => Some(done),
+        };
+        if let Some(Event::Done(c)) = done {
+            self.on_done(ctx, dir, c, out);
+        }
+    }
+
+    fn on_head(&mut self, ctx: &FlowCtx, dir: Dir, out: &mut Sink) -> Option<Event> {
+        let d = dir.idx();
+        if !self.http_seen {
+            self.http_seen = true;
+            out.stats.http_streams += 1;
+        }
+        let cur = self.halves[d].cur.as_ref()?;
+        let (offset, ack) = (cur.offset, cur.ack);
+        match &cur.head.start {
+            StartLine::Request { method, .. } => {
+                self.client.get_or_insert(dir);
+                out.stats.requests += 1;
+                let framing = request_framing(&cur.head.headers, &mut out.stats);
+                let method = method.clone();
+                let id = self.attach_request(ctx, offset, method, out);
+                self.cur_txn[d] = Some(id);
+                self.interim[d] = false;
+                self.halves[d].start_body(framing)
+            }
+            StartLine::Response { status, .. } => {
+                let status = *status;
+                self.client.get_or_insert(dir.other());
+                if (100..200).contains(&status) && status != 101 {
+                    out.stats.interim_responses += 1;
+                    self.interim[d] = true;
+                    return self.halves[d].start_body(Framing::None);
+                }
+                out.stats.responses += 1;
+                self.interim[d] = false;
+                let idx = self.attach_response(ack);
+                let txn = &mut self.txns[idx];
+                txn.resp_ack = ack;
+                txn.resp_started = true;
+                let method = txn.method.clone();
+                self.cur_txn[d] = Some(txn.id);
+                let is_connect = method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
+                if status == 101 || (is_connect && (200..300).contains(&status)) {
+                    self.tunnel_after = Some(txn.id);
+                    if status == 101 {
+                        out.stats.upgrades += 1
+                    } else {
+                        out.stats.connect_tunnels += 1
+                    }
+                }
+                let cur = self.halves[d].cur.as_ref()?;
+                let framing = response_framing(method.as_deref(), status, &cur.head.headers, &mut out.stats);
+                self.halves[d].start_body(framing)
+            }
+        }
+    }
+
+    /// Slot for a new request: a held response the server sent after seeing this request's
+    /// first byte, else a new slot at the end.
+    fn attach_request(&mut self, ctx: &FlowCtx, offset: u64, method: String, out: &mut Sink) -> u64 {
+        let held = self.txns.iter_mut().find(|t| t.method.is_none() && t.resp_started && t.resp_ack.is_some_and(|a| a > offset));
+        if let Some(t) = held {
+            t.method = Some(method);
+            t.req_offset = Some(offset);
+            return t.id;
+        }
+        if self.txns.len() >= self.cfg.max_pending {
+            out.stats.pending_overflow += 1;
+            if let Some(t) = self.txns.pop_front() {
+                self.emit_txn(ctx, t, out);
+            }
+        }
+        let id = self.new_id();
+        self.txns.push_back(Txn { id, req_offset: Some(offset), method: Some(method), ..Txn::default() });
+        id
+    }
+
+    /// Slot for a new final response: the oldest open request the server had seen.
+    fn attach_response(&mut self, ack: Option<u64>) -> usize {
+        let seen = |t: &Txn| match (ack, t.req_offset) {
+            (Some(a), Some(o)) => a > o,
+            _ => true,
+        };
+        let open: Vec<usize> = self.txns.iter().enumerate().filter(|(_, t)| !t.resp_started && t.method.is_some()).map(|(i, _)| i).collect();
+        let mut open = open.into_iter();
+        let first = open.next();
+        if let Some(mut i) = first {
+            if self.resp_gap {
+                // Responses were lost: skip requests whose successor the server had also seen.
+                for j in open {
+                    if !seen(&self.txns[j]) {
+                        break;
+                    }
+                    self.txns[i].resp_started = true;
+                    self.txns[i].resp_done = true;
+                    i = j;
+                }
+            }
+            self.resp_gap = false;
+            if seen(&self.txns[i]) {
+                return i;
+            }
+            // The server answered a request we never saw: a slot of its own before this one.
+            let id = self.new_id();
+            self.txns.insert(i, Txn { id, ..Txn::default() });
+            return i;
+        }
+        self.resp_gap = false;
+        let id = self.new_id();
+        self.txns.push_back(Txn { id, ..Txn::default() });
+        self.txns.len() - 1
+    }
+
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn on_done(&mut self, ctx: &FlowCtx, dir: Dir, c: Box<Current>, out: &mut Sink) {
+        let d = dir.idx();
+        if std::mem::take(&mut self.interim[d]) {
+            return;
+        }
+        let Some(id) = self.cur_txn[d].take() else { return };
+        let Some(t) = self.txns.iter_mut().find(|t| t.id == id) else { return };
+        let c = *c;
+        let gap = c.gap;
+        match c.head.start {
+            StartLine::Request { method, uri, version } => {
+                t.req = Some(Request { ts: c.ts, method, uri, version, headers: c.head.headers, body: c.body, gap });
+                t.req_done = true;
+            }
+            StartLine::Response { status, reason, version } => {
+                t.resp = Some(Response { ts: c.ts, ts_end: c.ts_end, status, reason, version, headers: c.head.headers, body: c.body, gap });
+                t.resp_done = true;
+            }
+        }
+        if self.tunnel_after == Some(id) && t.resp_done {
+            for h in &mut self.halves {
+                h.kill();
+            }
+        }
+        self.emit_ready(ctx, out);
+    }
+
+    /// Emit finished transactions from the front, keeping request order. A response with no
+    /// request waits until the client stream has passed what the server had acknowledged.
+    fn emit_ready(&mut self, ctx: &FlowCtx, out: &mut Sink) {
+        let client_pos = self.client.map(|c| self.halves[c.idx()].pos);
+        while let Some(t) = self.txns.front() {
+            let req_ready = t.req_done || (t.method.is_none() && t.resp_ack.is_none_or(|a| client_pos.is_some_and(|p| p >= a)));
+            if !(req_ready && t.resp_done) {
+                break;
+            }
+            if let Some(t) = self.txns.pop_front() {
+                self.emit_txn(ctx, t, out);
+            }
+        }
+    }
+
+    fn emit_txn(&self, ctx: &FlowCtx, t: Txn, out: &mut Sink) {
+        let client_dir = self.client.unwrap_or(Dir::Orig);
+        let (client, server) = if client_dir == Dir::Orig { (ctx.orig, ctx.resp) } else { (ctx.resp, ctx.orig) };
+        match (&t.req, &t.resp) {
+            (Some(_), None) => out.stats.unanswered_requests += 1,
+            (None, Some(_)) => out.stats.orphan_responses += 1,
+            (None, None) => return,
+            _ => {}
+        }
+        out.stats.exchanges += 1;
+        out.exchanges.push(Exchange { client, server, tunnel: ctx.key.tunnel, request: t.req, response: t.resp });
+    }
+}
+
+impl Handler for Connection {
+    type Out = Sink;
+
+    fn on_delivery(&mut self, ctx: &FlowCtx, dir: Dir, d: Delivery<'_>, out: &mut Sink) {
+        match d {
+            Delivery::Data { offset, ts, ack, data } => {
+                self.data_seen = true;
+                self.feed(ctx, dir, offset, At { ts, ack }, data, out)
+            }
+            Delivery::Gap { len, .. } => {
+                out.stats.gaps += 1;
+                if self.client.is_some_and(|c| c != dir) {
+                    self.resp_gap = true;
+                }
+                if let Some(ev) = self.halves[dir.idx()].on_gap(len, &mut out.stats) {
+                    self.event(ctx, dir, ev, out);
+                }
+                self.emit_ready(ctx, out);
+            }
+        }
+    }
+
+    fn on_close(&mut self, ctx: &FlowCtx, _reason: CloseReason, out: &mut Sink) {
+        for dir in [Dir::Orig, Dir::Resp] {
+            if let Some(ev) = self.halves[dir.idx()].finish() {
+                self.event(ctx, dir, ev, out);
+            }
+        }
+        if !self.http_seen && self.data_seen {
+            out.stats.unparsed_streams += 1;
+        }
+        while let Some(t) = self.txns.pop_front() {
+            self.emit_txn(ctx, t, out);
+        }
+    }
+}

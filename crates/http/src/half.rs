@@ -1,0 +1,387 @@
+//! One direction of an HTTP connection: heads, bodies, gaps and resynchronisation.
+
+use crate::body::{BodyReader, Fed, Framing, GapOutcome};
+use crate::head::{self, Head, StartLine};
+use crate::{Body, HttpConfig, HttpStats};
+
+/// What a direction carries, once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Unknown,
+    Requests,
+    Responses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Expecting a head at the next byte.
+    Head,
+    /// Reading the current message's body.
+    Body,
+    /// Looking for the next message start after damage (or a mid-stream pick-up).
+    Resync,
+    /// Not HTTP, or no longer HTTP (upgrade, CONNECT tunnel): bytes are ignored.
+    Dead,
+}
+
+/// A message whose head was parsed.
+#[derive(Debug)]
+pub(crate) struct Current {
+    pub head: Head,
+    pub ts: u64,
+    pub ts_end: u64,
+    /// Stream offset of the first head byte.
+    pub offset: u64,
+    /// The peer-stream offset acknowledged by the segment that carried the head's start.
+    pub ack: Option<u64>,
+    pub body: Body,
+    pub reader: Option<BodyReader>,
+    pub gap: bool,
+}
+
+/// Events a direction reports to its connection.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A head was parsed; the connection must call [`Half::start_body`].
+    Head,
+    /// The current message is complete.
+    Done(Box<Current>),
+}
+
+/// Where in the stream the bytes being fed come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At {
+    pub ts: u64,
+    pub ack: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Half {
+    state: State,
+    pub role: Role,
+    buf: Vec<u8>,
+    buf_ts: u64,
+    buf_ack: Option<u64>,
+    buf_off: u64,
+    /// Stream offset of the next byte fed.
+    pub pos: u64,
+    pub cur: Option<Current>,
+    pub ever_http: bool,
+    probed: u64,
+}
+
+impl Half {
+    pub fn new(midstream: bool) -> Half {
+        Half {
+            state: if midstream { State::Resync } else { State::Head },
+            role: Role::Unknown,
+            buf: Vec::new(),
+            buf_ts: 0,
+            buf_ack: None,
+            buf_off: 0,
+            pos: 0,
+            cur: None,
+            ever_http: false,
+            probed: 0,
+        }
+    }
+
+    pub fn kill(&mut self) {
+        self.state = State::Dead;
+        self.buf = Vec::new();
+    }
+
+    /// Consume bytes from `input` until an event occurs or the input is used up.
+    pub fn feed(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+        while !input.is_empty() {
+            let ev = match self.state {
+                State::Dead => {
+                    self.advance(input, input.len());
+                    None
+                }
+                State::Resync => {
+                    self.resync(input, cfg, st);
+                    None
+                }
+                State::Head => self.head(input, at, cfg, st),
+                State::Body => self.body(input, at, cfg, st),
+            };
+            if ev.is_some() {
+                return ev;
+            }
+        }
+        None
+    }
+
+    fn advance(&mut self, input: &mut &[u8], n: usize) {
+        *input = &input[n..];
+        self.pos += n as u64;
+    }
+
+    /// Give up on a stream that never carried HTTP once enough bytes were probed.
+    fn probe_budget(&mut self, n: usize, cfg: &HttpConfig, st: &mut HttpStats) {
+        if !self.ever_http {
+            self.probed += n as u64;
+            if self.probed > cfg.max_probe_bytes {
+                let _ = st;
+                self.kill();
+            }
+        }
+    }
+
+    fn resync(&mut self, input: &mut &[u8], cfg: &HttpConfig, st: &mut HttpStats) {
+        let data = *input;
+        let mut at = 0;
+        loop {
+            if self.starts_message(&data[at..]) != Some(false) {
+                st.resync_skipped_bytes += at as u64;
+                if self.ever_http || at > 0 {
+                    st.resyncs += 1;
+                }
+                self.advance(input, at);
+                self.state = State::Head;
+                return;
+            }
+            // Status lines are distinctive enough to find anywhere; request lines at line starts.
+            let next_line = memchr::memchr(b'\n', &data[at..]).map(|p| at + p + 1);
+            let next_status = match self.role {
+                Role::Responses => memchr::memmem::find(&data[at + 1..], b"HTTP/1.").map(|p| at + 1 + p),
+                _ => None,
+            };
+            match (next_line, next_status) {
+                (Some(a), Some(b)) => at = a.min(b),
+                (Some(a), None) | (None, Some(a)) => at = a,
+                (None, None) => break,
+            }
+            if at >= data.len() {
+                break;
+            }
+        }
+        st.resync_skipped_bytes += data.len() as u64;
+        self.advance(input, data.len());
+        self.probe_budget(data.len(), cfg, st);
+    }
+
+    /// Could a message of this direction's role start at `b`? `None`: need more bytes.
+    fn starts_message(&self, b: &[u8]) -> Option<bool> {
+        if b.is_empty() {
+            return None;
+        }
+        let strict = !self.ever_http;
+        match self.role {
+            Role::Requests => head::request_start(b, strict),
+            Role::Responses => head::response_start(b),
+            Role::Unknown => match head::response_start(b) {
+                Some(true) => Some(true),
+                r => match (r, head::request_start(b, strict)) {
+                    (_, Some(true)) => Some(true),
+                    (None, _) | (_, None) => None,
+                    _ => Some(false),
+                },
+            },
+        }
+    }
+
+    fn head(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+        if self.buf.is_empty() {
+            // Skip blank lines between messages.
+            let blank = input.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+            self.advance(input, blank);
+            if input.is_empty() {
+                return None;
+            }
+            match self.starts_message(input) {
+                Some(false) => {
+                    st.bad_heads += u64::from(self.ever_http);
+                    self.state = State::Resync;
+                    if !self.ever_http {
+                        self.probe_budget(cfg.max_probe_bytes as usize + 1, cfg, st);
+                    }
+                    return None;
+                }
+                None => {}
+                Some(true) => {
+                    if let Some(end) = self.head_end(input, 0) {
+                        let (ts, ack, off) = (at.ts, at.ack, self.pos);
+                        let parsed = self.parse(&input[..end], cfg, st);
+                        self.advance(input, end);
+                        return self.begin(parsed, ts, ack, off, st);
+                    }
+                }
+            }
+            self.buf_ts = at.ts;
+            self.buf_ack = at.ack;
+            self.buf_off = self.pos;
+        }
+        let old = self.buf.len();
+        let room = cfg.max_head_bytes.saturating_sub(old);
+        let take = input.len().min(room);
+        self.buf.extend_from_slice(&input[..take]);
+        if old < 24 && self.starts_message(&self.buf) == Some(false) {
+            // Not a message after all: drop the buffered bytes and rescan this input.
+            self.buf.truncate(old);
+            self.buf.clear();
+            self.state = State::Resync;
+            return None;
+        }
+        match self.head_end(&self.buf, old) {
+            Some(end) => {
+                let used = end - old;
+                let buf = std::mem::take(&mut self.buf);
+                let parsed = self.parse(&buf[..end], cfg, st);
+                self.advance(input, used);
+                self.begin(parsed, self.buf_ts, self.buf_ack, self.buf_off, st)
+            }
+            None if take < input.len() || self.buf.len() >= cfg.max_head_bytes => {
+                st.head_too_large += 1;
+                self.buf.clear();
+                self.advance(input, take);
+                self.state = State::Resync;
+                None
+            }
+            None => {
+                self.advance(input, take);
+                None
+            }
+        }
+    }
+
+    /// End of the head starting at `b[0]`, scanning from `from`. An HTTP/0.9 request (a
+    /// request line with no version) ends at its first line.
+    fn head_end(&self, b: &[u8], from: usize) -> Option<usize> {
+        if self.role != Role::Responses && head::response_start(b) != Some(true) {
+            if let Some(eol) = head::first_line_end(b) {
+                let line = &b[..eol];
+                let tokens = line.split(|c| c.is_ascii_whitespace()).filter(|t| !t.is_empty()).count();
+                if tokens == 2 {
+                    return Some(eol);
+                }
+            }
+        }
+        head::find_head_end(b, from)
+    }
+
+    fn parse(&self, raw: &[u8], cfg: &HttpConfig, st: &mut HttpStats) -> Option<Head> {
+        let want_response = match self.role {
+            Role::Responses => true,
+            Role::Requests => false,
+            Role::Unknown => head::response_start(raw) == Some(true),
+        };
+        let h = if want_response { head::parse_response(raw, cfg.max_headers) } else { head::parse_request(raw, cfg.max_headers) };
+        match &h {
+            Some(h) => {
+                st.lenient_heads += u64::from(h.lenient);
+                if h.dropped_headers > 0 {
+                    st.too_many_headers += 1;
+                }
+            }
+            None => st.bad_heads += 1,
+        }
+        h
+    }
+
+    fn begin(&mut self, parsed: Option<Head>, ts: u64, ack: Option<u64>, offset: u64, _st: &mut HttpStats) -> Option<Event> {
+        let Some(head) = parsed else {
+            self.state = State::Resync;
+            return None;
+        };
+        let is_req = matches!(head.start, StartLine::Request { .. });
+        self.role = if is_req { Role::Requests } else { Role::Responses };
+        self.ever_http = true;
+        self.cur = Some(Current { head, ts, ts_end: ts, offset, ack, body: Body::default(), reader: None, gap: false });
+        self.state = State::Body;
+        Some(Event::Head)
+    }
+
+    /// Set the body framing of the message whose head was just reported.
+    pub fn start_body(&mut self, framing: Framing) -> Option<Event> {
+        let cur = self.cur.as_mut()?;
+        let reader = BodyReader::new(framing);
+        if reader.is_done_at_start() {
+            self.state = State::Head;
+            return self.cur.take().map(|c| Event::Done(Box::new(c)));
+        }
+        cur.reader = Some(reader);
+        None
+    }
+
+    fn body(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+        let Some(cur) = self.cur.as_mut() else {
+            self.state = State::Head;
+            return None;
+        };
+        let Some(reader) = cur.reader.as_mut() else {
+            self.state = State::Head;
+            return self.cur.take().map(|c| Event::Done(Box::new(c)));
+        };
+        let body = &mut cur.body;
+        let cap = cfg.body_sample;
+        let fed: Fed = reader.feed(input, &mut |chunk: &[u8]| {
+            body.len += chunk.len() as u64;
+            let room = cap.saturating_sub(body.data.len());
+            let keep = chunk.len().min(room);
+            body.data.extend_from_slice(&chunk[..keep]);
+            if keep < chunk.len() {
+                body.truncated = true;
+                st.body_bytes_not_kept += (chunk.len() - keep) as u64;
+            }
+        });
+        cur.ts_end = at.ts;
+        self.advance(input, fed.consumed);
+        if fed.broken {
+            st.bad_chunks += 1;
+            self.state = State::Resync;
+            return self.cur.take().map(|c| Event::Done(Box::new(c)));
+        }
+        if fed.done {
+            self.state = State::Head;
+            return self.cur.take().map(|c| Event::Done(Box::new(c)));
+        }
+        None
+    }
+
+    /// `len` bytes of this direction were lost.
+    pub fn on_gap(&mut self, len: u64, st: &mut HttpStats) -> Option<Event> {
+        self.pos += len;
+        match self.state {
+            State::Dead => None,
+            State::Resync => None,
+            State::Head => {
+                self.buf.clear();
+                self.state = State::Resync;
+                None
+            }
+            State::Body => {
+                let cur = self.cur.as_mut()?;
+                cur.body.gap = true;
+                cur.body.len += len;
+                let outcome = cur.reader.as_mut().map_or(GapOutcome::Lost, |r| r.on_gap(len));
+                match outcome {
+                    GapOutcome::InSync => None,
+                    GapOutcome::Done { overshoot } => {
+                        cur.body.len -= overshoot;
+                        self.state = if overshoot > 0 { State::Resync } else { State::Head };
+                        self.cur.take().map(|c| Event::Done(Box::new(c)))
+                    }
+                    GapOutcome::Lost => {
+                        let _ = st;
+                        self.state = State::Resync;
+                        self.cur.take().map(|c| Event::Done(Box::new(c)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection ended: finish a close-delimited body, report a cut one as damaged.
+    pub fn finish(&mut self) -> Option<Event> {
+        self.buf.clear();
+        let mut cur = self.cur.take()?;
+        let close_delimited = cur.reader.as_ref().is_some_and(|r| r.framing() == Framing::Close);
+        if !close_delimited && cur.reader.is_some() {
+            cur.body.gap = true;
+        }
+        self.state = State::Head;
+        Some(Event::Done(Box::new(cur)))
+    }
+}

@@ -1,0 +1,259 @@
+//! Message heads: finding where a head ends, parsing it (httparse first, a lenient line parser
+//! for what httparse refuses but servers accept), and the owned [`Head`] kept afterwards.
+
+use std::ops::Range;
+
+/// Header fields of one message: the raw head bytes plus name/value ranges into them.
+/// One copy of the head, no allocation per header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    raw: Vec<u8>,
+    fields: Vec<(Range<u32>, Range<u32>)>,
+}
+
+impl Headers {
+    /// Build from (name, value) pairs (tests, synthetic input).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Headers {
+        let mut h = Headers::default();
+        for (n, v) in pairs {
+            h.push(n.as_bytes(), v);
+        }
+        h
+    }
+
+    fn push(&mut self, name: &[u8], value: &[u8]) {
+        let n0 = self.raw.len() as u32;
+        self.raw.extend_from_slice(name);
+        let v0 = self.raw.len() as u32;
+        self.raw.extend_from_slice(value);
+        self.fields.push((n0..v0, v0..self.raw.len() as u32));
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// All (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields.iter().map(|(n, v)| (&self.raw[n.start as usize..n.end as usize], &self.raw[v.start as usize..v.end as usize]))
+    }
+
+    /// Values of every field named `name` (ASCII case-insensitive).
+    pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.get_all(name).next()
+    }
+
+    /// The first value of `name` as text (lossy), trimmed.
+    pub fn get_str(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| String::from_utf8_lossy(v).trim().to_string())
+    }
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine {
+    Request { method: String, uri: Vec<u8>, version: u8 },
+    Response { status: u16, reason: String, version: u8 },
+}
+
+/// A parsed head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub start: StartLine,
+    pub headers: Headers,
+    /// httparse refused the head and the lenient parser accepted it.
+    pub lenient: bool,
+    /// Header fields beyond the cap, not kept.
+    pub dropped_headers: usize,
+}
+
+/// Index just past the blank line ending a head that starts at `buf[0]`, searching from
+/// `from` (so callers accumulating a head scan each byte once). Accepts CRLF and bare LF.
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from.saturating_sub(3);
+    while let Some(p) = memchr::memchr(b'\n', buf.get(i..)?) {
+        let at = i + p;
+        match buf.get(at + 1) {
+            Some(b'\n') => return Some(at + 2),
+            Some(b'\r') if buf.get(at + 2) == Some(&b'\n') => return Some(at + 3),
+            _ => {}
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Index just past the first line end, if any.
+pub fn first_line_end(buf: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', buf).map(|p| p + 1)
+}
+
+const METHODS: &[&[u8]] = &[
+    b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE", b"PROPFIND",
+    b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH", b"REPORT", b"PURGE", b"LINK",
+    b"UNLINK", b"SUBSCRIBE", b"NOTIFY", b"BPROPFIND", b"POLL", b"SOURCE",
+];
+
+/// Whether `b` plausibly starts a request line; `None` when more bytes are needed to say.
+pub fn request_start(b: &[u8], known_methods_only: bool) -> Option<bool> {
+    let sp = match memchr::memchr(b' ', &b[..b.len().min(24)]) {
+        Some(sp) => sp,
+        None if b.len() < 24 && b.iter().all(|c| is_tchar(*c)) => return None,
+        None => return Some(false),
+    };
+    if sp == 0 || !b[..sp].iter().all(|c| is_tchar(*c)) {
+        return Some(false);
+    }
+    if known_methods_only {
+        return Some(METHODS.iter().any(|m| m.eq_ignore_ascii_case(&b[..sp])));
+    }
+    Some(b[..sp].iter().all(|c| c.is_ascii_alphabetic() || *c == b'-' || *c == b'_'))
+}
+
+/// Whether `b` plausibly starts a status line; `None` when more bytes are needed.
+pub fn response_start(b: &[u8]) -> Option<bool> {
+    const P: &[u8] = b"HTTP/";
+    let n = b.len().min(P.len());
+    if !b[..n].eq_ignore_ascii_case(&P[..n]) {
+        return Some(false);
+    }
+    if b.len() < 6 {
+        return None;
+    }
+    Some(b[5].is_ascii_digit())
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn version_of(v: &[u8]) -> u8 {
+    match v {
+        b"HTTP/1.1" => 11,
+        b"HTTP/1.0" => 10,
+        b"HTTP/0.9" => 9,
+        _ if v.len() >= 8 && v[..5].eq_ignore_ascii_case(b"HTTP/") => (v[5].wrapping_sub(b'0')) * 10 + v[7].wrapping_sub(b'0'),
+        _ => 0,
+    }
+}
+
+/// Parse a complete request head (`buf` ends with the blank line, or is one line for HTTP/0.9).
+pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
+    let mut hdrs = vec![httparse::EMPTY_HEADER; max_headers.min(256)];
+    let mut req = httparse::Request::new(&mut hdrs);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_multiple_spaces_in_request_line_delimiters(true).ignore_invalid_headers_in_requests(true);
+    if let Ok(httparse::Status::Complete(_)) = cfg.parse_request(&mut req, buf) {
+        let start = StartLine::Request {
+            method: req.method.unwrap_or("").to_string(),
+            uri: req.path.unwrap_or("").as_bytes().to_vec(),
+            version: 10 + req.version.unwrap_or(1),
+        };
+        let mut headers = Headers::default();
+        for h in req.headers.iter() {
+            headers.push(h.name.as_bytes(), h.value);
+        }
+        return Some(Head { start, headers, lenient: false, dropped_headers: 0 });
+    }
+    lenient(buf, max_headers, true)
+}
+
+/// Parse a complete response head.
+pub fn parse_response(buf: &[u8], max_headers: usize) -> Option<Head> {
+    let mut hdrs = vec![httparse::EMPTY_HEADER; max_headers.min(256)];
+    let mut res = httparse::Response::new(&mut hdrs);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .ignore_invalid_headers_in_responses(true);
+    if let Ok(httparse::Status::Complete(_)) = cfg.parse_response(&mut res, buf) {
+        let start = StartLine::Response {
+            status: res.code.unwrap_or(0),
+            reason: res.reason.unwrap_or("").to_string(),
+            version: 10 + res.version.unwrap_or(1),
+        };
+        let mut headers = Headers::default();
+        for h in res.headers.iter() {
+            headers.push(h.name.as_bytes(), h.value);
+        }
+        return Some(Head { start, headers, lenient: false, dropped_headers: 0 });
+    }
+    lenient(buf, max_headers, false)
+}
+
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [f, rest @ ..] = b {
+        if f.is_ascii_whitespace() { b = rest } else { break }
+    }
+    while let [rest @ .., l] = b {
+        if l.is_ascii_whitespace() { b = rest } else { break }
+    }
+    b
+}
+
+/// A line-based parser accepting what servers accept: bare LF, obs-fold, spaces before the
+/// colon, raw bytes in the target, a missing version (HTTP/0.9), odd spacing.
+fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
+    let mut lines = buf.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let first = lines.next()?;
+    let mut parts = first.split(|b| *b == b' ' || *b == b'\t').filter(|p| !p.is_empty());
+    let start = if request {
+        let method = parts.next()?;
+        let uri = parts.next()?;
+        let version = parts.next().map(version_of).unwrap_or(9);
+        if parts.next().is_some() {
+            // Spaces inside the target: take everything between method and last token.
+            let last_sp = first.iter().rposition(|b| *b == b' ')?;
+            let m_end = method.len();
+            let uri = trim(&first[m_end..last_sp]);
+            let version = version_of(trim(&first[last_sp..]));
+            StartLine::Request { method: String::from_utf8_lossy(method).into_owned(), uri: uri.to_vec(), version }
+        } else {
+            StartLine::Request { method: String::from_utf8_lossy(method).into_owned(), uri: uri.to_vec(), version }
+        }
+    } else {
+        let version = version_of(parts.next()?);
+        let code = parts.next()?;
+        if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let status = (code[0] - b'0') as u16 * 100 + (code[1] - b'0') as u16 * 10 + (code[2] - b'0') as u16;
+        let reason_at = first.windows(3).position(|w| w == code).map(|p| p + 3).unwrap_or(first.len());
+        StartLine::Response { status, reason: String::from_utf8_lossy(trim(&first[reason_at..])).into_owned(), version }
+    };
+    let mut headers = Headers::default();
+    let mut dropped = 0;
+    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(last) = fields.last_mut() {
+                last.1.push(b' ');
+                last.1.extend_from_slice(trim(line));
+            }
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        if fields.len() >= max_headers {
+            dropped += 1;
+            continue;
+        }
+        fields.push((trim(&line[..colon]).to_vec(), trim(&line[colon + 1..]).to_vec()));
+    }
+    for (n, v) in &fields {
+        headers.push(n, v);
+    }
+    Some(Head { start, headers, lenient: true, dropped_headers: dropped })
+}

@@ -1,0 +1,159 @@
+//! apitap-http: HTTP/1.x on reassembled TCP streams. Parses each direction incrementally,
+//! frames bodies (Content-Length, chunked, close-delimited), pairs requests with responses
+//! and turns a connection into [`Exchange`]s.
+//!
+//! Invariants:
+//! - Parsers consume `&[u8]` as it arrives in any split; the result does not depend on where
+//!   segment boundaries fall. Heads are parsed in place when a segment holds a whole head and
+//!   copied only when one straddles segments.
+//! - Every buffer is capped: head bytes ([`HttpConfig::max_head_bytes`]), kept body bytes
+//!   ([`HttpConfig::body_sample`], the rest is counted, not copied), chunk-size lines,
+//!   transactions waiting for a response. Every cap hit is counted in [`HttpStats`].
+//! - A gap never kills a connection: a body with a known length stays in sync across it;
+//!   otherwise the parser resynchronises at the next request or status line.
+//! - A response is paired with a request only if the server could have seen that request
+//!   (its ACK covers the request's first byte), so a lost request or response never shifts
+//!   every later pair.
+#![forbid(unsafe_code)]
+
+mod body;
+mod conn;
+mod half;
+mod head;
+
+pub use conn::Connection;
+pub use head::{Head, Headers, StartLine};
+
+use std::net::SocketAddr;
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// Bytes a request or response head may take.
+    pub max_head_bytes: usize,
+    /// Headers parsed per message (more are dropped and counted).
+    pub max_headers: usize,
+    /// Body bytes kept per message for later analysis.
+    pub body_sample: usize,
+    /// Transactions waiting for their response per connection.
+    pub max_pending: usize,
+    /// Bytes scanned for a message start on a stream that has never carried HTTP.
+    pub max_probe_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_head_bytes: 64 << 10, max_headers: 128, body_sample: 64 << 10, max_pending: 256, max_probe_bytes: 64 << 10 }
+    }
+}
+
+/// A message body as far as it was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// Body length after transfer decoding (de-chunked), including bytes lost in gaps.
+    pub len: u64,
+    /// The first [`HttpConfig::body_sample`] bytes.
+    pub data: Vec<u8>,
+    /// More bytes than `data` holds were seen.
+    pub truncated: bool,
+    /// Part of the body fell into a gap.
+    pub gap: bool,
+}
+
+/// A parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub ts: u64,
+    pub method: String,
+    /// The raw request target, as sent.
+    pub uri: Vec<u8>,
+    /// 9 for HTTP/0.9, 10, 11.
+    pub version: u8,
+    pub headers: Headers,
+    pub body: Body,
+    /// The message was damaged by a gap.
+    pub gap: bool,
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub ts: u64,
+    /// Time of the response's last byte.
+    pub ts_end: u64,
+    pub status: u16,
+    pub reason: String,
+    pub version: u8,
+    pub headers: Headers,
+    pub body: Body,
+    pub gap: bool,
+}
+
+/// A request with its response; either side may be missing (lost, or never sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Mirror session (VNI, GRE key, ERSPAN session), 0 if none.
+    pub tunnel: u32,
+    pub request: Option<Request>,
+    pub response: Option<Response>,
+}
+
+impl Exchange {
+    /// Whether any part of the exchange was damaged by a gap.
+    pub fn gap(&self) -> bool {
+        self.request.as_ref().is_some_and(|r| r.gap || r.body.gap) || self.response.as_ref().is_some_and(|r| r.gap || r.body.gap)
+    }
+}
+
+/// Counters of the HTTP layer. Anomalies are data: counted, never fatal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub interim_responses: u64,
+    pub exchanges: u64,
+    pub unanswered_requests: u64,
+    pub orphan_responses: u64,
+    pub http_streams: u64,
+    /// Streams on which no HTTP message was ever found.
+    pub unparsed_streams: u64,
+    pub upgrades: u64,
+    pub connect_tunnels: u64,
+    pub gaps: u64,
+    pub resyncs: u64,
+    pub resync_skipped_bytes: u64,
+    pub head_too_large: u64,
+    pub too_many_headers: u64,
+    pub lenient_heads: u64,
+    pub bad_heads: u64,
+    pub bad_content_length: u64,
+    pub bad_chunks: u64,
+    pub cl_te_conflicts: u64,
+    pub body_bytes_not_kept: u64,
+    pub pending_overflow: u64,
+}
+
+macro_rules! add_all {
+    ($a:expr, $b:expr, $($f:ident),*) => { $( $a.$f += $b.$f; )* };
+}
+
+impl HttpStats {
+    pub fn add(&mut self, o: &HttpStats) {
+        add_all!(self, o, requests, responses, interim_responses, exchanges, unanswered_requests, orphan_responses,
+            http_streams, unparsed_streams, upgrades, connect_tunnels, gaps, resyncs, resync_skipped_bytes,
+            head_too_large, too_many_headers, lenient_heads, bad_heads, bad_content_length, bad_chunks,
+            cl_te_conflicts, body_bytes_not_kept, pending_overflow);
+    }
+}
+
+/// Where a connection's exchanges and counters go.
+#[derive(Debug, Default)]
+pub struct Sink {
+    pub exchanges: Vec<Exchange>,
+    pub stats: HttpStats,
+}
+
+#[cfg(test)]
+mod tests;

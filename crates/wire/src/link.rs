@@ -1,0 +1,128 @@
+//! Link layers: find where the network layer starts. Offsets live here and nowhere else.
+
+use crate::{Anomaly, Net};
+
+/// A pcap LINKTYPE_* value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    pub const RAW_BSD12: LinkType = LinkType(12);
+    pub const RAW_BSD14: LinkType = LinkType(14);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// Whether [`crate::decode`] understands this link type.
+    pub fn is_supported(self) -> bool {
+        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
+    }
+}
+
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86dd;
+const ETH_VLAN: u16 = 0x8100;
+const ETH_QINQ: u16 = 0x88a8;
+const ETH_QINQ_OLD: u16 = 0x9100;
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MC: u16 = 0x8848;
+const ETH_PPPOE: u16 = 0x8864;
+const ETH_TEB: u16 = 0x6558;
+/// Maximum VLAN tags / MPLS labels walked before giving up.
+const MAX_TAGS: usize = 8;
+
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+/// Strip the link layer of `frame`; returns the network protocol and its offset.
+pub(crate) fn strip(link: LinkType, frame: &[u8], vlan: &mut u16) -> Result<(Net, usize), Anomaly> {
+    match link.0 {
+        1 => ethernet(frame, vlan),
+        12 | 14 | 101 => Ok((Net::Ip, 0)),
+        228 => Ok((Net::Ipv4, 0)),
+        229 => Ok((Net::Ipv6, 0)),
+        0 | 108 => {
+            let fam = frame.get(..4).ok_or(Anomaly::TruncatedLink)?;
+            let fam = if link.0 == 0 {
+                u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]).min(u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]))
+            } else {
+                u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]])
+            };
+            match fam {
+                2 => Ok((Net::Ipv4, 4)),
+                24 | 28 | 30 => Ok((Net::Ipv6, 4)),
+                _ => Err(Anomaly::NotIp),
+            }
+        }
+        113 => {
+            let proto = be16(frame, 14).ok_or(Anomaly::TruncatedLink)?;
+            ethertype(proto, frame, 16, vlan)
+        }
+        276 => {
+            let proto = be16(frame, 0).ok_or(Anomaly::TruncatedLink)?;
+            if frame.len() < 20 {
+                return Err(Anomaly::TruncatedLink);
+            }
+            ethertype(proto, frame, 20, vlan)
+        }
+        _ => Err(Anomaly::UnknownLinkType),
+    }
+}
+
+/// An Ethernet II frame, with any VLAN/QinQ tags, MPLS labels or PPPoE session header.
+pub(crate) fn ethernet(frame: &[u8], vlan: &mut u16) -> Result<(Net, usize), Anomaly> {
+    let proto = be16(frame, 12).ok_or(Anomaly::TruncatedLink)?;
+    ethertype(proto, frame, 14, vlan)
+}
+
+fn ethertype(mut proto: u16, frame: &[u8], mut off: usize, vlan: &mut u16) -> Result<(Net, usize), Anomaly> {
+    for _ in 0..MAX_TAGS {
+        match proto {
+            ETH_IPV4 => return Ok((Net::Ipv4, off)),
+            ETH_IPV6 => return Ok((Net::Ipv6, off)),
+            ETH_TEB => return Ok((Net::Ethernet, off)),
+            ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+                let tci = be16(frame, off).ok_or(Anomaly::TruncatedLink)?;
+                if *vlan == 0 {
+                    *vlan = tci & 0x0fff;
+                }
+                proto = be16(frame, off + 2).ok_or(Anomaly::TruncatedLink)?;
+                off += 4;
+            }
+            ETH_MPLS | ETH_MPLS_MC => return mpls(frame, off),
+            ETH_PPPOE => {
+                let ppp = be16(frame, off + 6).ok_or(Anomaly::TruncatedLink)?;
+                off += 8;
+                return match ppp {
+                    0x0021 => Ok((Net::Ipv4, off)),
+                    0x0057 => Ok((Net::Ipv6, off)),
+                    _ => Err(Anomaly::NotIp),
+                };
+            }
+            _ => return Err(Anomaly::NotIp),
+        }
+    }
+    Err(Anomaly::TruncatedLink)
+}
+
+/// Pop MPLS labels until bottom of stack; the payload's version nibble tells IPv4 from IPv6.
+fn mpls(frame: &[u8], mut off: usize) -> Result<(Net, usize), Anomaly> {
+    for _ in 0..MAX_TAGS {
+        let b2 = *frame.get(off + 2).ok_or(Anomaly::TruncatedLink)?;
+        off += 4;
+        if b2 & 0x01 != 0 {
+            return match frame.get(off).map(|b| b >> 4) {
+                Some(4) => Ok((Net::Ipv4, off)),
+                Some(6) => Ok((Net::Ipv6, off)),
+                _ => Err(Anomaly::NotIp),
+            };
+        }
+    }
+    Err(Anomaly::NotIp)
+}
