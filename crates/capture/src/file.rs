@@ -18,8 +18,16 @@ struct Iface {
 
 #[derive(Debug)]
 enum Format {
-    Legacy { big_endian: bool, nanos: bool, link: u32, hdr: usize },
-    Ng { big_endian: bool, ifaces: Vec<Iface> },
+    Legacy {
+        big_endian: bool,
+        nanos: bool,
+        link: u32,
+        hdr: usize,
+    },
+    Ng {
+        big_endian: bool,
+        ifaces: Vec<Iface>,
+    },
 }
 
 /// One capture file being read; yields [`Packet`]s located in its backing.
@@ -35,12 +43,17 @@ pub struct CaptureFile {
 
 /// Map (or, for pipes, read) a file.
 fn load(path: &str) -> Result<Backing, CaptureError> {
-    let io = |err| CaptureError::Io { path: path.to_string(), err };
+    let io = |err| CaptureError::Io {
+        path: path.to_string(),
+        err,
+    };
     let mut f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     if meta.is_file() {
         if meta.len() == 0 {
-            return Err(CaptureError::Empty { path: path.to_string() });
+            return Err(CaptureError::Empty {
+                path: path.to_string(),
+            });
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating
         // the file while we read it would fault (SIGBUS); that is the accepted contract of
@@ -52,7 +65,9 @@ fn load(path: &str) -> Result<Backing, CaptureError> {
         let mut v = Vec::new();
         f.read_to_end(&mut v).map_err(io)?;
         if v.is_empty() {
-            return Err(CaptureError::Empty { path: path.to_string() });
+            return Err(CaptureError::Empty {
+                path: path.to_string(),
+            });
         }
         Ok(Backing::Owned(v))
     }
@@ -61,11 +76,16 @@ fn load(path: &str) -> Result<Backing, CaptureError> {
 impl CaptureFile {
     /// Recognise the format of `data` (the contents of `path`).
     pub fn open(path: &str, index: u16, data: &[u8]) -> Result<CaptureFile, CaptureError> {
-        let not = || CaptureError::NotACapture { path: path.to_string() };
+        let not = || CaptureError::NotACapture {
+            path: path.to_string(),
+        };
         let magic = data.get(..4).ok_or_else(not)?;
         let format = if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
             pcap_parser::PcapNGSlice::from_slice(data).map_err(|_| not())?;
-            Format::Ng { big_endian: false, ifaces: Vec::new() }
+            Format::Ng {
+                big_endian: false,
+                ifaces: Vec::new(),
+            }
         } else {
             let (rest, h) = pcap_parser::parse_pcap_header(data).map_err(|_| not())?;
             Format::Legacy {
@@ -79,7 +99,14 @@ impl CaptureFile {
             Format::Legacy { hdr, .. } => *hdr,
             Format::Ng { .. } => 0,
         };
-        Ok(CaptureFile { path: path.to_string(), index, format, pos, done: false, stats: FileStats::default() })
+        Ok(CaptureFile {
+            path: path.to_string(),
+            index,
+            format,
+            pos,
+            done: false,
+            stats: FileStats::default(),
+        })
     }
 
     /// Link types declared by the file so far (pcap: the one header link type).
@@ -99,8 +126,15 @@ impl CaptureFile {
                 break;
             }
             let step = match &mut self.format {
-                Format::Legacy { big_endian, nanos, link, .. } => legacy_next(rem, *big_endian, *nanos, *link),
-                Format::Ng { big_endian, ifaces } => ng_next(rem, big_endian, ifaces, &mut self.stats),
+                Format::Legacy {
+                    big_endian,
+                    nanos,
+                    link,
+                    ..
+                } => legacy_next(rem, *big_endian, *nanos, *link),
+                Format::Ng { big_endian, ifaces } => {
+                    ng_next(rem, big_endian, ifaces, &mut self.stats)
+                }
             };
             match step {
                 Step::Packet { used, mut pkt } => {
@@ -139,17 +173,29 @@ enum Step {
 fn classify<I>(e: nom::Err<PcapError<I>>) -> Step {
     match e {
         nom::Err::Incomplete(_) => Step::Truncated,
-        nom::Err::Error(PcapError::Incomplete(_)) | nom::Err::Failure(PcapError::Incomplete(_)) => Step::Truncated,
-        nom::Err::Error(PcapError::UnexpectedEof) | nom::Err::Failure(PcapError::UnexpectedEof) => Step::Truncated,
+        nom::Err::Error(PcapError::Incomplete(_)) | nom::Err::Failure(PcapError::Incomplete(_)) => {
+            Step::Truncated
+        }
+        nom::Err::Error(PcapError::UnexpectedEof) | nom::Err::Failure(PcapError::UnexpectedEof) => {
+            Step::Truncated
+        }
         _ => Step::Corrupt,
     }
 }
 
 fn legacy_next(rem: &[u8], be: bool, nanos: bool, link: u32) -> Step {
-    let parsed = if be { pcap_parser::parse_pcap_frame_be(rem) } else { pcap_parser::parse_pcap_frame(rem) };
+    let parsed = if be {
+        pcap_parser::parse_pcap_frame_be(rem)
+    } else {
+        pcap_parser::parse_pcap_frame(rem)
+    };
     match parsed {
         Ok((rest, b)) => {
-            let frac = if nanos { b.ts_usec as u64 } else { b.ts_usec as u64 * 1000 };
+            let frac = if nanos {
+                b.ts_usec as u64
+            } else {
+                b.ts_usec as u64 * 1000
+            };
             let pkt = Packet {
                 ts: b.ts_sec as u64 * 1_000_000_000 + frac,
                 link,
@@ -158,24 +204,37 @@ fn legacy_next(rem: &[u8], be: bool, nanos: bool, link: u32) -> Step {
                 caplen: b.data.len() as u32,
                 origlen: b.origlen.max(b.data.len() as u32),
             };
-            Step::Packet { used: rem.len() - rest.len(), pkt }
+            Step::Packet {
+                used: rem.len() - rest.len(),
+                pkt,
+            }
         }
         Err(e) => classify(e),
     }
 }
 
 fn ng_next(rem: &[u8], be: &mut bool, ifaces: &mut Vec<Iface>, stats: &mut FileStats) -> Step {
-    let parsed = if *be { pcap_parser::pcapng::parse_block_be(rem) } else { pcap_parser::pcapng::parse_block_le(rem) };
+    let parsed = if *be {
+        pcap_parser::pcapng::parse_block_be(rem)
+    } else {
+        pcap_parser::pcapng::parse_block_le(rem)
+    };
     let (rest, block) = match parsed {
         Ok(ok) => ok,
         Err(e) => {
             // A section header in the other byte order starts a new section.
             if rem.get(..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-                let other = if *be { pcap_parser::pcapng::parse_block_le(rem) } else { pcap_parser::pcapng::parse_block_be(rem) };
+                let other = if *be {
+                    pcap_parser::pcapng::parse_block_le(rem)
+                } else {
+                    pcap_parser::pcapng::parse_block_be(rem)
+                };
                 if let Ok((rest, Block::SectionHeader(shb))) = other {
                     *be = shb.big_endian();
                     ifaces.clear();
-                    return Step::Skip { used: rem.len() - rest.len() };
+                    return Step::Skip {
+                        used: rem.len() - rest.len(),
+                    };
                 }
             }
             return classify(e);
@@ -189,8 +248,13 @@ fn ng_next(rem: &[u8], be: &mut bool, ifaces: &mut Vec<Iface>, stats: &mut FileS
             Step::Skip { used }
         }
         Block::InterfaceDescription(idb) => {
-            let resol = pcap_parser::pcapng::build_ts_resolution(idb.if_tsresol).unwrap_or(1_000_000);
-            ifaces.push(Iface { link: idb.linktype.0 as u32, resol, offset_s: idb.if_tsoffset });
+            let resol =
+                pcap_parser::pcapng::build_ts_resolution(idb.if_tsresol).unwrap_or(1_000_000);
+            ifaces.push(Iface {
+                link: idb.linktype.0 as u32,
+                resol,
+                offset_s: idb.if_tsoffset,
+            });
             Step::Skip { used }
         }
         Block::EnhancedPacket(epb) => {
@@ -230,12 +294,15 @@ fn ng_next(rem: &[u8], be: &mut bool, ifaces: &mut Vec<Iface>, stats: &mut FileS
 
 fn ng_nanos(units: u64, iface: Iface) -> Nanos {
     let resol = iface.resol.max(1) as u128;
-    let ns = (units as u128 * 1_000_000_000 / resol) as i128 + iface.offset_s as i128 * 1_000_000_000;
+    let ns =
+        (units as u128 * 1_000_000_000 / resol) as i128 + iface.offset_s as i128 * 1_000_000_000;
     ns.clamp(0, u64::MAX as i128) as u64
 }
 
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
-    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize).min(outer.len())
+    (inner.as_ptr() as usize)
+        .saturating_sub(outer.as_ptr() as usize)
+        .min(outer.len())
 }
 
 /// Several capture files read as one, packets merged in timestamp order (ties: file order).
@@ -255,7 +322,11 @@ impl FileSet {
             files.push(CaptureFile::open(p, i as u16, b.bytes())?);
             backings.push(b);
         }
-        let mut set = FileSet { backings: Arc::new(backings), files, heads: Vec::new() };
+        let mut set = FileSet {
+            backings: Arc::new(backings),
+            files,
+            heads: Vec::new(),
+        };
         set.heads = (0..set.files.len()).map(|i| set.pull(i)).collect();
         Ok(set)
     }

@@ -56,7 +56,9 @@ impl Packet {
     /// The packet bytes within `backing` (the backing with index [`Packet::file`]).
     pub fn data<'a>(&self, backing: &'a [u8]) -> &'a [u8] {
         let start = self.off as usize;
-        backing.get(start..start + self.caplen as usize).unwrap_or(&[])
+        backing
+            .get(start..start + self.caplen as usize)
+            .unwrap_or(&[])
     }
 }
 

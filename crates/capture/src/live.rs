@@ -44,13 +44,16 @@ pub struct LiveSource {
 
 impl std::fmt::Debug for LiveSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveSource").field("link", &self.link).finish()
+        f.debug_struct("LiveSource")
+            .field("link", &self.link)
+            .finish()
     }
 }
 
 impl LiveSource {
     pub fn open(cfg: &LiveConfig) -> Result<LiveSource, CaptureError> {
-        let err = |what: &str, e: pcap::Error| CaptureError::Live(format!("{}: {what}: {e}", cfg.iface));
+        let err =
+            |what: &str, e: pcap::Error| CaptureError::Live(format!("{}: {what}: {e}", cfg.iface));
         let cap = pcap::Capture::from_device(cfg.iface.as_str())
             .map_err(|e| err("no such device", e))?
             .promisc(cfg.promisc)
@@ -62,7 +65,8 @@ impl LiveSource {
             .map_err(|e| err("cannot open", e))?;
         let mut cap = cap;
         if let Some(expr) = &cfg.bpf {
-            cap.filter(expr, true).map_err(|e| err("bad BPF filter", e))?;
+            cap.filter(expr, true)
+                .map_err(|e| err("bad BPF filter", e))?;
         }
         let link = cap.get_datalink().0 as u32;
         Ok(LiveSource { cap, link })
@@ -78,7 +82,8 @@ impl LiveSource {
     pub fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Packet>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
-                let ts = p.header.ts.tv_sec.max(0) as u64 * 1_000_000_000 + p.header.ts.tv_usec.max(0) as u64 * 1000;
+                let ts = p.header.ts.tv_sec.max(0) as u64 * 1_000_000_000
+                    + p.header.ts.tv_usec.max(0) as u64 * 1000;
                 let off = buf.len() as u64;
                 buf.extend_from_slice(p.data);
                 Ok(Some(Packet {
@@ -98,7 +103,11 @@ impl LiveSource {
     /// Kernel receive and drop counters.
     pub fn stats(&mut self) -> LiveStats {
         match self.cap.stats() {
-            Ok(s) => LiveStats { received: s.received as u64, dropped: s.dropped as u64, if_dropped: s.if_dropped as u64 },
+            Ok(s) => LiveStats {
+                received: s.received as u64,
+                dropped: s.dropped as u64,
+                if_dropped: s.if_dropped as u64,
+            },
             Err(_) => LiveStats::default(),
         }
     }

@@ -1,1 +1,129 @@
-fn main(){}
+//! apitap: the command line. Parses flags, wires a packet source to the sensor pipeline and
+//! writes the outputs. Thin: no protocol logic lives here.
+//!
+//! Invariants: a bad flag, a missing or corrupt file, an unsupported link type all end in one
+//! line on stderr and a non-zero exit, never a backtrace; outputs are written atomically.
+#![forbid(unsafe_code)]
+
+mod live;
+mod output;
+mod replay;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Passive API discovery: watch a copy of the traffic, build an API inventory.
+#[derive(Debug, Parser)]
+#[command(name = "apitap", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read pcap/pcapng files (merged in timestamp order) and write the inventory.
+    Replay(ReplayArgs),
+    /// Capture live from an interface through libpcap.
+    Capture(CaptureArgs),
+}
+
+/// Options shared by replay and capture.
+#[derive(Debug, Args)]
+struct Common {
+    /// Write the inventory JSON here ("-" for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write one JSON object per HTTP exchange here ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    exchanges: Option<PathBuf>,
+    /// Worker threads (default: number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+    /// Extra UDP port carrying VXLAN (4789 and 8472 are always decoded).
+    #[arg(long = "vxlan-port", value_name = "PORT")]
+    vxlan_ports: Vec<u16>,
+    /// Body bytes kept per message for analysis.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    body_cap: usize,
+    /// Close TCP flows idle this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    idle_timeout: u64,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct CaptureArgs {
+    /// Interface to capture on.
+    #[arg(short, long, value_name = "IFACE")]
+    interface: String,
+    /// BPF filter expression, e.g. "tcp port 80".
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Write the inventory every N seconds (and at exit).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    flush_interval: u64,
+    /// Stop after N seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 65535)]
+    snaplen: i32,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl Common {
+    fn sensor_config(&self) -> apitap_sensor::SensorConfig {
+        let mut cfg = apitap_sensor::SensorConfig::default();
+        if let Some(t) = self.threads {
+            cfg.threads = t as usize;
+        }
+        cfg.decode
+            .vxlan_ports
+            .extend(self.vxlan_ports.iter().copied());
+        cfg.http.body_sample = self.body_cap;
+        cfg.flow.idle_timeout_ns = self.idle_timeout.saturating_mul(1_000_000_000);
+        cfg
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let result = match cli.cmd {
+        Command::Replay(a) => replay::run(&a.files, &a.common),
+        Command::Capture(a) => live::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apitap: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -36,9 +36,17 @@ impl FlowKey {
         let a = SocketAddr::new(src, sport);
         let b = SocketAddr::new(dst, dport);
         if a <= b {
-            FlowKey { lo: a, hi: b, tunnel }
+            FlowKey {
+                lo: a,
+                hi: b,
+                tunnel,
+            }
         } else {
-            FlowKey { lo: b, hi: a, tunnel }
+            FlowKey {
+                lo: b,
+                hi: a,
+                tunnel,
+            }
         }
     }
 

@@ -14,7 +14,10 @@ pub struct StreamConfig {
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { max_ooo_bytes: 1 << 20, max_ooo_segments: 2048 }
+        StreamConfig {
+            max_ooo_bytes: 1 << 20,
+            max_ooo_segments: 2048,
+        }
     }
 }
 
@@ -23,7 +26,12 @@ impl Default for StreamConfig {
 pub enum Delivery<'a> {
     /// Bytes at stream offset `offset`. `ack` is the peer-stream offset the carrying segment
     /// acknowledged, when known; `ts` is its capture time.
-    Data { offset: u64, ts: u64, ack: Option<u64>, data: &'a [u8] },
+    Data {
+        offset: u64,
+        ts: u64,
+        ack: Option<u64>,
+        data: &'a [u8],
+    },
     /// `len` bytes at `offset` that will never be seen.
     Gap { offset: u64, len: u64 },
 }
@@ -41,6 +49,8 @@ pub struct StreamCounters {
     /// Gaps due to bytes cut off by the capture (snaplen, mirror truncation).
     pub truncation_gaps: u64,
     pub data_before_start: u64,
+    /// Gaps declared because the receiver acknowledged bytes we never saw.
+    pub acked_gaps: u64,
 }
 
 impl StreamCounters {
@@ -53,6 +63,7 @@ impl StreamCounters {
         self.ooo_cap_gaps += o.ooo_cap_gaps;
         self.truncation_gaps += o.truncation_gaps;
         self.data_before_start += o.data_before_start;
+        self.acked_gaps += o.acked_gaps;
     }
 }
 
@@ -76,6 +87,8 @@ pub struct Stream {
     held_bytes: usize,
     /// Offset of the FIN, once seen.
     fin_at: Option<u64>,
+    /// Highest offset the receiver acknowledged.
+    acked: u64,
     pub counters: StreamCounters,
 }
 
@@ -164,14 +177,33 @@ impl Stream {
         if skip > 0 {
             self.counters.overlap_bytes += skip as u64;
         }
-        let missing = (s.missing as u64).saturating_sub(skip.saturating_sub(s.payload.len()) as u64);
-        self.emit(s.payload.get(skip..).unwrap_or(&[]), missing, s.ts, s.ack, out);
+        let missing =
+            (s.missing as u64).saturating_sub(skip.saturating_sub(s.payload.len()) as u64);
+        self.emit(
+            s.payload.get(skip..).unwrap_or(&[]),
+            missing,
+            s.ts,
+            s.ack,
+            out,
+        );
         self.drain(global, out);
     }
 
-    fn emit(&mut self, data: &[u8], missing: u64, ts: u64, ack: Option<u64>, out: &mut impl FnMut(Delivery<'_>)) {
+    fn emit(
+        &mut self,
+        data: &[u8],
+        missing: u64,
+        ts: u64,
+        ack: Option<u64>,
+        out: &mut impl FnMut(Delivery<'_>),
+    ) {
         if !data.is_empty() {
-            out(Delivery::Data { offset: self.next, ts, ack, data });
+            out(Delivery::Data {
+                offset: self.next,
+                ts,
+                ack,
+                data,
+            });
             self.next += data.len() as u64;
         }
         if missing > 0 {
@@ -183,7 +215,10 @@ impl Stream {
     fn gap(&mut self, len: u64, out: &mut impl FnMut(Delivery<'_>)) {
         self.counters.gaps += 1;
         self.counters.gap_bytes += len;
-        out(Delivery::Gap { offset: self.next, len });
+        out(Delivery::Gap {
+            offset: self.next,
+            len,
+        });
         self.next += len;
     }
 
@@ -229,7 +264,12 @@ impl Stream {
             }
         }
         self.counters.ooo_segments += 1;
-        let held = Held { data: s.payload.to_vec(), missing: s.missing, ts: s.ts, ack: s.ack };
+        let held = Held {
+            data: s.payload.to_vec(),
+            missing: s.missing,
+            ts: s.ts,
+            ack: s.ack,
+        };
         match self.held.get(&off) {
             Some(h) if h.data.len() + h.missing as usize >= n + s.missing as usize => {
                 self.counters.retransmitted_segments += 1;
@@ -241,6 +281,27 @@ impl Stream {
                 self.held.insert(off, held);
             }
         }
+        self.ack_holes(global, out);
+    }
+
+    /// The receiver acknowledged everything before `ack`: holes below it were delivered to
+    /// the endpoint but not to us, and will never be filled.
+    pub fn on_ack(&mut self, ack: u64, global: &mut usize, out: &mut impl FnMut(Delivery<'_>)) {
+        if ack > self.acked {
+            self.acked = ack;
+            self.ack_holes(global, out);
+        }
+    }
+
+    fn ack_holes(&mut self, global: &mut usize, out: &mut impl FnMut(Delivery<'_>)) {
+        while let Some(&first) = self.held.keys().next() {
+            if first <= self.next || first > self.acked {
+                break;
+            }
+            self.counters.acked_gaps += 1;
+            self.gap(first - self.next, out);
+            self.drain(global, out);
+        }
     }
 
     /// Deliver a segment known to start at or before `next` (after a forced gap).
@@ -251,7 +312,8 @@ impl Stream {
         }
         let skip = (self.next - off) as usize;
         let data = s.payload.get(skip..).unwrap_or(&[]);
-        let missing = (s.missing as u64).saturating_sub(skip.saturating_sub(s.payload.len()) as u64);
+        let missing =
+            (s.missing as u64).saturating_sub(skip.saturating_sub(s.payload.len()) as u64);
         self.emit(data, missing, s.ts, s.ack, out);
     }
 
@@ -273,7 +335,8 @@ impl Stream {
             let skip = (self.next - off) as usize;
             self.counters.overlap_bytes += skip as u64;
             let data = h.data.get(skip..).unwrap_or(&[]);
-            let missing = (h.missing as u64).saturating_sub(skip.saturating_sub(h.data.len()) as u64);
+            let missing =
+                (h.missing as u64).saturating_sub(skip.saturating_sub(h.data.len()) as u64);
             self.emit(data, missing, h.ts, h.ack, out);
         }
     }

@@ -130,7 +130,12 @@ pub struct FlowTable<H> {
 
 impl<H: Handler> FlowTable<H> {
     pub fn new(cfg: FlowConfig) -> Self {
-        FlowTable { map: HashMap::default(), cfg, ooo_total: 0, stats: FlowStats::default() }
+        FlowTable {
+            map: HashMap::default(),
+            cfg,
+            ooo_total: 0,
+            stats: FlowStats::default(),
+        }
     }
 
     pub fn active(&self) -> usize {
@@ -138,7 +143,12 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// Process one TCP packet. `make` builds the handler of a new flow.
-    pub fn packet(&mut self, p: &TcpPacket<'_>, make: impl FnOnce(&FlowCtx) -> H, out: &mut H::Out) {
+    pub fn packet(
+        &mut self,
+        p: &TcpPacket<'_>,
+        make: impl FnOnce(&FlowCtx) -> H,
+        out: &mut H::Out,
+    ) {
         self.stats.tcp_segments += 1;
         self.stats.tcp_payload_bytes += p.payload.len() as u64;
         let key = FlowKey::new(p.src.ip(), p.src.port(), p.dst.ip(), p.dst.port(), p.tunnel);
@@ -146,7 +156,10 @@ impl<H: Handler> FlowTable<H> {
         let new_syn = fl.syn() && !fl.ack();
         if let Some(f) = self.map.get(&key) {
             let stream = &f.streams[if p.src == f.ctx.orig { 0 } else { 1 }];
-            let reused = new_syn && (f.reset || stream.syn_seq().is_some_and(|s| s != p.tcp.seq) || stream.finished());
+            let reused = new_syn
+                && (f.reset
+                    || stream.syn_seq().is_some_and(|s| s != p.tcp.seq)
+                    || stream.finished());
             if reused {
                 self.close(&key, CloseReason::Reused, out);
             }
@@ -160,28 +173,75 @@ impl<H: Handler> FlowTable<H> {
                 self.stats.flows_dropped_table_full += 1;
                 return;
             }
-            let (orig, resp) = if fl.syn() && fl.ack() { (p.dst, p.src) } else { (p.src, p.dst) };
-            let ctx = FlowCtx { key, orig, resp, saw_syn: fl.syn(), first_ts: p.ts, last_ts: p.ts };
+            let (orig, resp) = if fl.syn() && fl.ack() {
+                (p.dst, p.src)
+            } else {
+                (p.src, p.dst)
+            };
+            let ctx = FlowCtx {
+                key,
+                orig,
+                resp,
+                saw_syn: fl.syn(),
+                first_ts: p.ts,
+                last_ts: p.ts,
+            };
             self.stats.flows += 1;
             if !fl.syn() {
                 self.stats.flows_midstream += 1;
             }
             let handler = make(&ctx);
-            self.map.insert(key, Flow { ctx, streams: [Stream::default(), Stream::default()], handler, reset: false });
+            self.map.insert(
+                key,
+                Flow {
+                    ctx,
+                    streams: [Stream::default(), Stream::default()],
+                    handler,
+                    reset: false,
+                },
+            );
             self.stats.max_active_flows = self.stats.max_active_flows.max(self.map.len() as u64);
         }
-        let Some(flow) = self.map.get_mut(&key) else { return };
-        let Flow { ctx, streams, handler, reset } = flow;
+        let Some(flow) = self.map.get_mut(&key) else {
+            return;
+        };
+        let Flow {
+            ctx,
+            streams,
+            handler,
+            reset,
+        } = flow;
         ctx.last_ts = ctx.last_ts.max(p.ts);
-        let dir = if p.src == ctx.orig { Dir::Orig } else { Dir::Resp };
+        let dir = if p.src == ctx.orig {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
         let [s0, s1] = streams;
         let (mine, peer) = if dir == Dir::Orig { (s0, s1) } else { (s1, s0) };
         let ack = if fl.ack() { peer.lift(p.tcp.ack) } else { None };
-        let seg = Seg { seq: p.tcp.seq, syn: fl.syn(), fin: fl.fin(), ts: p.ts, ack, payload: p.payload, missing: p.missing };
+        let seg = Seg {
+            seq: p.tcp.seq,
+            syn: fl.syn(),
+            fin: fl.fin(),
+            ts: p.ts,
+            ack,
+            payload: p.payload,
+            missing: p.missing,
+        };
         let ctx_now = *ctx;
-        mine.segment(seg, &self.cfg.stream, &mut self.ooo_total, self.cfg.max_ooo_bytes_total, &mut |d| {
-            handler.on_delivery(&ctx_now, dir, d, out)
-        });
+        mine.segment(
+            seg,
+            &self.cfg.stream,
+            &mut self.ooo_total,
+            self.cfg.max_ooo_bytes_total,
+            &mut |d| handler.on_delivery(&ctx_now, dir, d, out),
+        );
+        if let Some(a) = ack {
+            peer.on_ack(a, &mut self.ooo_total, &mut |d| {
+                handler.on_delivery(&ctx_now, dir.other(), d, out)
+            });
+        }
         if fl.rst() {
             *reset = true;
             self.close(&key, CloseReason::Reset, out);
@@ -193,7 +253,12 @@ impl<H: Handler> FlowTable<H> {
     /// Close flows idle since before `now - idle_timeout`, in key order (deterministic).
     pub fn expire(&mut self, now: u64, out: &mut H::Out) {
         let limit = now.saturating_sub(self.cfg.idle_timeout_ns);
-        let mut idle: Vec<FlowKey> = self.map.iter().filter(|(_, f)| f.ctx.last_ts < limit).map(|(k, _)| *k).collect();
+        let mut idle: Vec<FlowKey> = self
+            .map
+            .iter()
+            .filter(|(_, f)| f.ctx.last_ts < limit)
+            .map(|(k, _)| *k)
+            .collect();
         idle.sort_unstable();
         for k in idle {
             self.close(&k, CloseReason::Timeout, out);
@@ -210,11 +275,15 @@ impl<H: Handler> FlowTable<H> {
     }
 
     fn close(&mut self, key: &FlowKey, reason: CloseReason, out: &mut H::Out) {
-        let Some(mut flow) = self.map.remove(key) else { return };
+        let Some(mut flow) = self.map.remove(key) else {
+            return;
+        };
         let ctx = flow.ctx;
         for dir in [Dir::Orig, Dir::Resp] {
             let h = &mut flow.handler;
-            flow.streams[dir.idx()].flush(&mut self.ooo_total, &mut |d| h.on_delivery(&ctx, dir, d, out));
+            flow.streams[dir.idx()].flush(&mut self.ooo_total, &mut |d| {
+                h.on_delivery(&ctx, dir, d, out)
+            });
             self.stats.streams.add(&flow.streams[dir.idx()].counters);
         }
         flow.handler.on_close(&ctx, reason, out);
@@ -227,4 +296,3 @@ impl<H: Handler> FlowTable<H> {
         }
     }
 }
-

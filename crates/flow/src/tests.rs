@@ -19,10 +19,38 @@ fn run(segs: &[(u32, Vec<u8>)], isn: u32, cfg: StreamConfig) -> Vec<Option<u8>> 
             got.extend(std::iter::repeat_n(None, len as usize));
         }
     };
-    s.segment(Seg { seq: isn, syn: true, fin: false, ts: 0, ack: None, payload: &[], missing: 0 }, &cfg, &mut global, usize::MAX, &mut sink);
+    s.segment(
+        Seg {
+            seq: isn,
+            syn: true,
+            fin: false,
+            ts: 0,
+            ack: None,
+            payload: &[],
+            missing: 0,
+        },
+        &cfg,
+        &mut global,
+        usize::MAX,
+        &mut sink,
+    );
     for (off, data) in segs {
         let seq = isn.wrapping_add(1).wrapping_add(*off);
-        s.segment(Seg { seq, syn: false, fin: false, ts: 0, ack: None, payload: data, missing: 0 }, &cfg, &mut global, usize::MAX, &mut sink);
+        s.segment(
+            Seg {
+                seq,
+                syn: false,
+                fin: false,
+                ts: 0,
+                ack: None,
+                payload: data,
+                missing: 0,
+            },
+            &cfg,
+            &mut global,
+            usize::MAX,
+            &mut sink,
+        );
     }
     s.flush(&mut global, &mut sink);
     assert_eq!(global, 0, "held bytes not released");
@@ -30,38 +58,52 @@ fn run(segs: &[(u32, Vec<u8>)], isn: u32, cfg: StreamConfig) -> Vec<Option<u8>> 
 }
 
 fn segments() -> impl Strategy<Value = (Vec<u8>, Vec<(u32, Vec<u8>)>, u32)> {
-    (1usize..3000, any::<u32>(), any::<u64>()).prop_flat_map(|(len, isn, seed)| {
-        let data: Vec<u8> = (0..len).map(|i| (i as u64).wrapping_mul(seed | 1).rotate_left(7) as u8).collect();
-        let cuts = proptest::collection::vec(1usize..200, 1..40);
-        let ops = proptest::collection::vec((any::<u16>(), 0u8..10), 1..60);
-        (Just(data), cuts, ops, Just(isn))
-    }).prop_map(|(data, cuts, ops, isn)| {
-        // Split into segments of random size.
-        let mut segs = Vec::new();
-        let mut at = 0usize;
-        let mut i = 0;
-        while at < data.len() {
-            let n = cuts[i % cuts.len()].min(data.len() - at);
-            segs.push((at as u32, data[at..at + n].to_vec()));
-            at += n;
-            i += 1;
-        }
-        // Reorder, duplicate (also overlapping re-cuts) and drop.
-        for (r, op) in &ops {
-            let k = *r as usize % segs.len();
-            match op {
-                0..=3 => { let j = (*r as usize / 7) % segs.len(); segs.swap(k, j); }
-                4 | 5 => { let s = segs[k].clone(); segs.push(s); }
-                6 => {
-                    let (o, d) = segs[k].clone();
-                    if d.len() > 2 { segs.push((o + 1, d[1..d.len() - 1].to_vec())); }
-                }
-                7 if segs.len() > 1 => { segs.remove(k); }
-                _ => {}
+    (1usize..3000, any::<u32>(), any::<u64>())
+        .prop_flat_map(|(len, isn, seed)| {
+            let data: Vec<u8> = (0..len)
+                .map(|i| (i as u64).wrapping_mul(seed | 1).rotate_left(7) as u8)
+                .collect();
+            let cuts = proptest::collection::vec(1usize..200, 1..40);
+            let ops = proptest::collection::vec((any::<u16>(), 0u8..10), 1..60);
+            (Just(data), cuts, ops, Just(isn))
+        })
+        .prop_map(|(data, cuts, ops, isn)| {
+            // Split into segments of random size.
+            let mut segs = Vec::new();
+            let mut at = 0usize;
+            let mut i = 0;
+            while at < data.len() {
+                let n = cuts[i % cuts.len()].min(data.len() - at);
+                segs.push((at as u32, data[at..at + n].to_vec()));
+                at += n;
+                i += 1;
             }
-        }
-        (data, segs, isn)
-    })
+            // Reorder, duplicate (also overlapping re-cuts) and drop.
+            for (r, op) in &ops {
+                let k = *r as usize % segs.len();
+                match op {
+                    0..=3 => {
+                        let j = (*r as usize / 7) % segs.len();
+                        segs.swap(k, j);
+                    }
+                    4 | 5 => {
+                        let s = segs[k].clone();
+                        segs.push(s);
+                    }
+                    6 => {
+                        let (o, d) = segs[k].clone();
+                        if d.len() > 2 {
+                            segs.push((o + 1, d[1..d.len() - 1].to_vec()));
+                        }
+                    }
+                    7 if segs.len() > 1 => {
+                        segs.remove(k);
+                    }
+                    _ => {}
+                }
+            }
+            (data, segs, isn)
+        })
 }
 
 proptest! {

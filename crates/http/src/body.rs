@@ -46,8 +46,17 @@ pub struct BodyReader {
 
 impl BodyReader {
     pub fn new(framing: Framing) -> BodyReader {
-        let remaining = if let Framing::Length(n) = framing { n } else { 0 };
-        BodyReader { framing, remaining, chunk: Chunk::Size, line: Vec::new() }
+        let remaining = if let Framing::Length(n) = framing {
+            n
+        } else {
+            0
+        };
+        BodyReader {
+            framing,
+            remaining,
+            chunk: Chunk::Size,
+            line: Vec::new(),
+        }
     }
 
     pub fn framing(&self) -> Framing {
@@ -61,16 +70,28 @@ impl BodyReader {
 
     pub fn feed(&mut self, input: &[u8], sink: &mut impl FnMut(&[u8])) -> Fed {
         match self.framing {
-            Framing::None => Fed { consumed: 0, done: true, broken: false },
+            Framing::None => Fed {
+                consumed: 0,
+                done: true,
+                broken: false,
+            },
             Framing::Close => {
                 sink(input);
-                Fed { consumed: input.len(), done: false, broken: false }
+                Fed {
+                    consumed: input.len(),
+                    done: false,
+                    broken: false,
+                }
             }
             Framing::Length(_) => {
                 let n = (self.remaining.min(input.len() as u64)) as usize;
                 sink(&input[..n]);
                 self.remaining -= n as u64;
-                Fed { consumed: n, done: self.remaining == 0, broken: false }
+                Fed {
+                    consumed: n,
+                    done: self.remaining == 0,
+                    broken: false,
+                }
             }
             Framing::Chunked => self.chunked(input, sink),
         }
@@ -84,12 +105,20 @@ impl BodyReader {
                     let n = left.min((input.len() - at) as u64) as usize;
                     sink(&input[at..at + n]);
                     at += n;
-                    self.chunk = if left == n as u64 { Chunk::DataEnd } else { Chunk::Data(left - n as u64) };
+                    self.chunk = if left == n as u64 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left - n as u64)
+                    };
                 }
                 Chunk::Size | Chunk::DataEnd | Chunk::Trailer => {
                     let Some(line) = self.take_line(input, &mut at) else {
                         if self.line.len() > MAX_LINE {
-                            return Fed { consumed: at, done: true, broken: true };
+                            return Fed {
+                                consumed: at,
+                                done: true,
+                                broken: true,
+                            };
                         }
                         continue;
                     };
@@ -97,7 +126,13 @@ impl BodyReader {
                         Chunk::Size => match parse_chunk_size(&line) {
                             Some(0) => self.chunk = Chunk::Trailer,
                             Some(n) => self.chunk = Chunk::Data(n),
-                            None => return Fed { consumed: at, done: true, broken: true },
+                            None => {
+                                return Fed {
+                                    consumed: at,
+                                    done: true,
+                                    broken: true,
+                                }
+                            }
                         },
                         Chunk::DataEnd => {
                             // Expect an empty line; a size line here means the CRLF was missing.
@@ -107,20 +142,34 @@ impl BodyReader {
                                 match parse_chunk_size(&line) {
                                     Some(0) => self.chunk = Chunk::Trailer,
                                     Some(n) => self.chunk = Chunk::Data(n),
-                                    None => return Fed { consumed: at, done: true, broken: true },
+                                    None => {
+                                        return Fed {
+                                            consumed: at,
+                                            done: true,
+                                            broken: true,
+                                        }
+                                    }
                                 }
                             }
                         }
                         _ => {
                             if line.is_empty() {
-                                return Fed { consumed: at, done: true, broken: false };
+                                return Fed {
+                                    consumed: at,
+                                    done: true,
+                                    broken: false,
+                                };
                             }
                         }
                     }
                 }
             }
         }
-        Fed { consumed: at, done: false, broken: false }
+        Fed {
+            consumed: at,
+            done: false,
+            broken: false,
+        }
     }
 
     /// Take one line (without CR/LF) once its LF is in `input`; else buffer what there is.
@@ -152,7 +201,11 @@ impl BodyReader {
             Framing::Close => GapOutcome::InSync,
             Framing::Length(_) if len <= self.remaining => {
                 self.remaining -= len;
-                if self.remaining == 0 { GapOutcome::Done { overshoot: 0 } } else { GapOutcome::InSync }
+                if self.remaining == 0 {
+                    GapOutcome::Done { overshoot: 0 }
+                } else {
+                    GapOutcome::InSync
+                }
             }
             Framing::Length(_) => {
                 let over = len - self.remaining;
@@ -184,13 +237,17 @@ pub enum GapOutcome {
 
 /// A chunk-size line: hex digits, optional `;extensions`, optional whitespace.
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    let s = line.iter().position(|b| !b.is_ascii_whitespace()).map_or(&[][..], |p| &line[p..]);
+    let s = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map_or(&[][..], |p| &line[p..]);
     let digits = s.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
         return None;
     }
     let rest = &s[digits..];
-    let rest_ok = rest.iter().all(|b| *b == b' ' || *b == b'\t') || matches!(rest.iter().find(|b| !b.is_ascii_whitespace()), Some(b';'));
+    let rest_ok = rest.iter().all(|b| *b == b' ' || *b == b'\t')
+        || matches!(rest.iter().find(|b| !b.is_ascii_whitespace()), Some(b';'));
     if !rest_ok {
         return None;
     }
@@ -209,7 +266,9 @@ fn content_length(h: &Headers, stats: &mut HttpStats) -> Option<u64> {
         for part in v.split(|b| *b == b',') {
             let t = part.trim_ascii();
             let parsed = if !t.is_empty() && t.iter().all(u8::is_ascii_digit) {
-                std::str::from_utf8(t).ok().and_then(|s| s.parse::<u64>().ok())
+                std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
             } else {
                 None
             };
@@ -254,9 +313,15 @@ pub fn request_framing(h: &Headers, stats: &mut HttpStats) -> Framing {
 }
 
 /// Framing of a response body, given the request method (if the request was seen).
-pub fn response_framing(method: Option<&str>, status: u16, h: &Headers, stats: &mut HttpStats) -> Framing {
+pub fn response_framing(
+    method: Option<&str>,
+    status: u16,
+    h: &Headers,
+    stats: &mut HttpStats,
+) -> Framing {
     let head = method.is_some_and(|m| m.eq_ignore_ascii_case("HEAD"));
-    let connect_ok = method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) && (200..300).contains(&status);
+    let connect_ok =
+        method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) && (200..300).contains(&status);
     if head || connect_ok || (100..200).contains(&status) || status == 204 || status == 304 {
         return Framing::None;
     }

@@ -116,7 +116,9 @@ impl Connection {
                 txn.resp_started = true;
                 let method = txn.method.clone();
                 self.cur_txn[d] = Some(txn.id);
-                let is_connect = method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
+                let is_connect = method
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
                 if status == 101 || (is_connect && (200..300).contains(&status)) {
                     self.tunnel_after = Some(txn.id);
                     if status == 101 {
@@ -126,7 +128,8 @@ impl Connection {
                     }
                 }
                 let cur = self.halves[d].cur.as_ref()?;
-                let framing = response_framing(method.as_deref(), status, &cur.head.headers, &mut out.stats);
+                let framing =
+                    response_framing(method.as_deref(), status, &cur.head.headers, &mut out.stats);
                 self.halves[d].start_body(framing)
             }
         }
@@ -134,8 +137,16 @@ impl Connection {
 
     /// Slot for a new request: a held response the server sent after seeing this request's
     /// first byte, else a new slot at the end.
-    fn attach_request(&mut self, ctx: &FlowCtx, offset: u64, method: String, out: &mut Sink) -> u64 {
-        let held = self.txns.iter_mut().find(|t| t.method.is_none() && t.resp_started && t.resp_ack.is_some_and(|a| a > offset));
+    fn attach_request(
+        &mut self,
+        ctx: &FlowCtx,
+        offset: u64,
+        method: String,
+        out: &mut Sink,
+    ) -> u64 {
+        let held = self.txns.iter_mut().find(|t| {
+            t.method.is_none() && t.resp_started && t.resp_ack.is_some_and(|a| a > offset)
+        });
         if let Some(t) = held {
             t.method = Some(method);
             t.req_offset = Some(offset);
@@ -148,7 +159,12 @@ impl Connection {
             }
         }
         let id = self.new_id();
-        self.txns.push_back(Txn { id, req_offset: Some(offset), method: Some(method), ..Txn::default() });
+        self.txns.push_back(Txn {
+            id,
+            req_offset: Some(offset),
+            method: Some(method),
+            ..Txn::default()
+        });
         id
     }
 
@@ -158,7 +174,13 @@ impl Connection {
             (Some(a), Some(o)) => a > o,
             _ => true,
         };
-        let open: Vec<usize> = self.txns.iter().enumerate().filter(|(_, t)| !t.resp_started && t.method.is_some()).map(|(i, _)| i).collect();
+        let open: Vec<usize> = self
+            .txns
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.resp_started && t.method.is_some())
+            .map(|(i, _)| i)
+            .collect();
         let mut open = open.into_iter();
         let first = open.next();
         if let Some(mut i) = first {
@@ -179,12 +201,21 @@ impl Connection {
             }
             // The server answered a request we never saw: a slot of its own before this one.
             let id = self.new_id();
-            self.txns.insert(i, Txn { id, ..Txn::default() });
+            self.txns.insert(
+                i,
+                Txn {
+                    id,
+                    ..Txn::default()
+                },
+            );
             return i;
         }
         self.resp_gap = false;
         let id = self.new_id();
-        self.txns.push_back(Txn { id, ..Txn::default() });
+        self.txns.push_back(Txn {
+            id,
+            ..Txn::default()
+        });
         self.txns.len() - 1
     }
 
@@ -198,17 +229,46 @@ impl Connection {
         if std::mem::take(&mut self.interim[d]) {
             return;
         }
-        let Some(id) = self.cur_txn[d].take() else { return };
-        let Some(t) = self.txns.iter_mut().find(|t| t.id == id) else { return };
+        let Some(id) = self.cur_txn[d].take() else {
+            return;
+        };
+        let Some(t) = self.txns.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
         let c = *c;
         let gap = c.gap;
         match c.head.start {
-            StartLine::Request { method, uri, version } => {
-                t.req = Some(Request { ts: c.ts, method, uri, version, headers: c.head.headers, body: c.body, gap });
+            StartLine::Request {
+                method,
+                uri,
+                version,
+            } => {
+                t.req = Some(Request {
+                    ts: c.ts,
+                    method,
+                    uri,
+                    version,
+                    headers: c.head.headers,
+                    body: c.body,
+                    gap,
+                });
                 t.req_done = true;
             }
-            StartLine::Response { status, reason, version } => {
-                t.resp = Some(Response { ts: c.ts, ts_end: c.ts_end, status, reason, version, headers: c.head.headers, body: c.body, gap });
+            StartLine::Response {
+                status,
+                reason,
+                version,
+            } => {
+                t.resp = Some(Response {
+                    ts: c.ts,
+                    ts_end: c.ts_end,
+                    status,
+                    reason,
+                    version,
+                    headers: c.head.headers,
+                    body: c.body,
+                    gap,
+                });
                 t.resp_done = true;
             }
         }
@@ -225,7 +285,10 @@ impl Connection {
     fn emit_ready(&mut self, ctx: &FlowCtx, out: &mut Sink) {
         let client_pos = self.client.map(|c| self.halves[c.idx()].pos);
         while let Some(t) = self.txns.front() {
-            let req_ready = t.req_done || (t.method.is_none() && t.resp_ack.is_none_or(|a| client_pos.is_some_and(|p| p >= a)));
+            let req_ready = t.req_done
+                || (t.method.is_none()
+                    && t.resp_ack
+                        .is_none_or(|a| client_pos.is_some_and(|p| p >= a)));
             if !(req_ready && t.resp_done) {
                 break;
             }
@@ -237,7 +300,11 @@ impl Connection {
 
     fn emit_txn(&self, ctx: &FlowCtx, t: Txn, out: &mut Sink) {
         let client_dir = self.client.unwrap_or(Dir::Orig);
-        let (client, server) = if client_dir == Dir::Orig { (ctx.orig, ctx.resp) } else { (ctx.resp, ctx.orig) };
+        let (client, server) = if client_dir == Dir::Orig {
+            (ctx.orig, ctx.resp)
+        } else {
+            (ctx.resp, ctx.orig)
+        };
         match (&t.req, &t.resp) {
             (Some(_), None) => out.stats.unanswered_requests += 1,
             (None, Some(_)) => out.stats.orphan_responses += 1,
@@ -245,7 +312,13 @@ impl Connection {
             _ => {}
         }
         out.stats.exchanges += 1;
-        out.exchanges.push(Exchange { client, server, tunnel: ctx.key.tunnel, request: t.req, response: t.resp });
+        out.exchanges.push(Exchange {
+            client,
+            server,
+            tunnel: ctx.key.tunnel,
+            request: t.req,
+            response: t.resp,
+        });
     }
 }
 
@@ -254,7 +327,12 @@ impl Handler for Connection {
 
     fn on_delivery(&mut self, ctx: &FlowCtx, dir: Dir, d: Delivery<'_>, out: &mut Sink) {
         match d {
-            Delivery::Data { offset, ts, ack, data } => {
+            Delivery::Data {
+                offset,
+                ts,
+                ack,
+                data,
+            } => {
                 self.data_seen = true;
                 self.feed(ctx, dir, offset, At { ts, ack }, data, out)
             }

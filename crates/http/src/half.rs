@@ -73,7 +73,11 @@ pub(crate) struct Half {
 impl Half {
     pub fn new(midstream: bool) -> Half {
         Half {
-            state: if midstream { State::Resync } else { State::Head },
+            state: if midstream {
+                State::Resync
+            } else {
+                State::Head
+            },
             role: Role::Unknown,
             buf: Vec::new(),
             buf_ts: 0,
@@ -92,7 +96,13 @@ impl Half {
     }
 
     /// Consume bytes from `input` until an event occurs or the input is used up.
-    pub fn feed(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+    pub fn feed(
+        &mut self,
+        input: &mut &[u8],
+        at: At,
+        cfg: &HttpConfig,
+        st: &mut HttpStats,
+    ) -> Option<Event> {
         while !input.is_empty() {
             let ev = match self.state {
                 State::Dead => {
@@ -145,7 +155,9 @@ impl Half {
             // Status lines are distinctive enough to find anywhere; request lines at line starts.
             let next_line = memchr::memchr(b'\n', &data[at..]).map(|p| at + p + 1);
             let next_status = match self.role {
-                Role::Responses => memchr::memmem::find(&data[at + 1..], b"HTTP/1.").map(|p| at + 1 + p),
+                Role::Responses => {
+                    memchr::memmem::find(&data[at + 1..], b"HTTP/1.").map(|p| at + 1 + p)
+                }
                 _ => None,
             };
             match (next_line, next_status) {
@@ -182,10 +194,19 @@ impl Half {
         }
     }
 
-    fn head(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+    fn head(
+        &mut self,
+        input: &mut &[u8],
+        at: At,
+        cfg: &HttpConfig,
+        st: &mut HttpStats,
+    ) -> Option<Event> {
         if self.buf.is_empty() {
             // Skip blank lines between messages.
-            let blank = input.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+            let blank = input
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
             self.advance(input, blank);
             if input.is_empty() {
                 return None;
@@ -252,7 +273,10 @@ impl Half {
         if self.role != Role::Responses && head::response_start(b) != Some(true) {
             if let Some(eol) = head::first_line_end(b) {
                 let line = &b[..eol];
-                let tokens = line.split(|c| c.is_ascii_whitespace()).filter(|t| !t.is_empty()).count();
+                let tokens = line
+                    .split(|c| c.is_ascii_whitespace())
+                    .filter(|t| !t.is_empty())
+                    .count();
                 if tokens == 2 {
                     return Some(eol);
                 }
@@ -267,7 +291,11 @@ impl Half {
             Role::Requests => false,
             Role::Unknown => head::response_start(raw) == Some(true),
         };
-        let h = if want_response { head::parse_response(raw, cfg.max_headers) } else { head::parse_request(raw, cfg.max_headers) };
+        let h = if want_response {
+            head::parse_response(raw, cfg.max_headers)
+        } else {
+            head::parse_request(raw, cfg.max_headers)
+        };
         match &h {
             Some(h) => {
                 st.lenient_heads += u64::from(h.lenient);
@@ -280,15 +308,35 @@ impl Half {
         h
     }
 
-    fn begin(&mut self, parsed: Option<Head>, ts: u64, ack: Option<u64>, offset: u64, _st: &mut HttpStats) -> Option<Event> {
+    fn begin(
+        &mut self,
+        parsed: Option<Head>,
+        ts: u64,
+        ack: Option<u64>,
+        offset: u64,
+        _st: &mut HttpStats,
+    ) -> Option<Event> {
         let Some(head) = parsed else {
             self.state = State::Resync;
             return None;
         };
         let is_req = matches!(head.start, StartLine::Request { .. });
-        self.role = if is_req { Role::Requests } else { Role::Responses };
+        self.role = if is_req {
+            Role::Requests
+        } else {
+            Role::Responses
+        };
         self.ever_http = true;
-        self.cur = Some(Current { head, ts, ts_end: ts, offset, ack, body: Body::default(), reader: None, gap: false });
+        self.cur = Some(Current {
+            head,
+            ts,
+            ts_end: ts,
+            offset,
+            ack,
+            body: Body::default(),
+            reader: None,
+            gap: false,
+        });
         self.state = State::Body;
         Some(Event::Head)
     }
@@ -305,7 +353,13 @@ impl Half {
         None
     }
 
-    fn body(&mut self, input: &mut &[u8], at: At, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+    fn body(
+        &mut self,
+        input: &mut &[u8],
+        at: At,
+        cfg: &HttpConfig,
+        st: &mut HttpStats,
+    ) -> Option<Event> {
         let Some(cur) = self.cur.as_mut() else {
             self.state = State::Head;
             return None;
@@ -355,12 +409,19 @@ impl Half {
                 let cur = self.cur.as_mut()?;
                 cur.body.gap = true;
                 cur.body.len += len;
-                let outcome = cur.reader.as_mut().map_or(GapOutcome::Lost, |r| r.on_gap(len));
+                let outcome = cur
+                    .reader
+                    .as_mut()
+                    .map_or(GapOutcome::Lost, |r| r.on_gap(len));
                 match outcome {
                     GapOutcome::InSync => None,
                     GapOutcome::Done { overshoot } => {
                         cur.body.len -= overshoot;
-                        self.state = if overshoot > 0 { State::Resync } else { State::Head };
+                        self.state = if overshoot > 0 {
+                            State::Resync
+                        } else {
+                            State::Head
+                        };
                         self.cur.take().map(|c| Event::Done(Box::new(c)))
                     }
                     GapOutcome::Lost => {
@@ -377,7 +438,10 @@ impl Half {
     pub fn finish(&mut self) -> Option<Event> {
         self.buf.clear();
         let mut cur = self.cur.take()?;
-        let close_delimited = cur.reader.as_ref().is_some_and(|r| r.framing() == Framing::Close);
+        let close_delimited = cur
+            .reader
+            .as_ref()
+            .is_some_and(|r| r.framing() == Framing::Close);
         if !close_delimited && cur.reader.is_some() {
             cur.body.gap = true;
         }

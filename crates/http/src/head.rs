@@ -39,12 +39,22 @@ impl Headers {
 
     /// All (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.fields.iter().map(|(n, v)| (&self.raw[n.start as usize..n.end as usize], &self.raw[v.start as usize..v.end as usize]))
+        self.fields.iter().map(|(n, v)| {
+            (
+                &self.raw[n.start as usize..n.end as usize],
+                &self.raw[v.start as usize..v.end as usize],
+            )
+        })
     }
 
     /// Values of every field named `name` (ASCII case-insensitive).
-    pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+    pub fn get_all<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// The first value of `name`.
@@ -54,15 +64,24 @@ impl Headers {
 
     /// The first value of `name` as text (lossy), trimmed.
     pub fn get_str(&self, name: &str) -> Option<String> {
-        self.get(name).map(|v| String::from_utf8_lossy(v).trim().to_string())
+        self.get(name)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
     }
 }
 
 /// The first line of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartLine {
-    Request { method: String, uri: Vec<u8>, version: u8 },
-    Response { status: u16, reason: String, version: u8 },
+    Request {
+        method: String,
+        uri: Vec<u8>,
+        version: u8,
+    },
+    Response {
+        status: u16,
+        reason: String,
+        version: u8,
+    },
 }
 
 /// A parsed head.
@@ -98,9 +117,32 @@ pub fn first_line_end(buf: &[u8]) -> Option<usize> {
 }
 
 const METHODS: &[&[u8]] = &[
-    b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE", b"PROPFIND",
-    b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH", b"REPORT", b"PURGE", b"LINK",
-    b"UNLINK", b"SUBSCRIBE", b"NOTIFY", b"BPROPFIND", b"POLL", b"SOURCE",
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"PURGE",
+    b"LINK",
+    b"UNLINK",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"BPROPFIND",
+    b"POLL",
+    b"SOURCE",
 ];
 
 /// Whether `b` plausibly starts a request line; `None` when more bytes are needed to say.
@@ -116,7 +158,11 @@ pub fn request_start(b: &[u8], known_methods_only: bool) -> Option<bool> {
     if known_methods_only {
         return Some(METHODS.iter().any(|m| m.eq_ignore_ascii_case(&b[..sp])));
     }
-    Some(b[..sp].iter().all(|c| c.is_ascii_alphabetic() || *c == b'-' || *c == b'_'))
+    Some(
+        b[..sp]
+            .iter()
+            .all(|c| c.is_ascii_alphabetic() || *c == b'-' || *c == b'_'),
+    )
 }
 
 /// Whether `b` plausibly starts a status line; `None` when more bytes are needed.
@@ -141,7 +187,9 @@ fn version_of(v: &[u8]) -> u8 {
         b"HTTP/1.1" => 11,
         b"HTTP/1.0" => 10,
         b"HTTP/0.9" => 9,
-        _ if v.len() >= 8 && v[..5].eq_ignore_ascii_case(b"HTTP/") => (v[5].wrapping_sub(b'0')) * 10 + v[7].wrapping_sub(b'0'),
+        _ if v.len() >= 8 && v[..5].eq_ignore_ascii_case(b"HTTP/") => {
+            (v[5].wrapping_sub(b'0')) * 10 + v[7].wrapping_sub(b'0')
+        }
         _ => 0,
     }
 }
@@ -151,7 +199,8 @@ pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
     let mut hdrs = vec![httparse::EMPTY_HEADER; max_headers.min(256)];
     let mut req = httparse::Request::new(&mut hdrs);
     let mut cfg = httparse::ParserConfig::default();
-    cfg.allow_multiple_spaces_in_request_line_delimiters(true).ignore_invalid_headers_in_requests(true);
+    cfg.allow_multiple_spaces_in_request_line_delimiters(true)
+        .ignore_invalid_headers_in_requests(true);
     if let Ok(httparse::Status::Complete(_)) = cfg.parse_request(&mut req, buf) {
         let start = StartLine::Request {
             method: req.method.unwrap_or("").to_string(),
@@ -162,7 +211,12 @@ pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
         for h in req.headers.iter() {
             headers.push(h.name.as_bytes(), h.value);
         }
-        return Some(Head { start, headers, lenient: false, dropped_headers: 0 });
+        return Some(Head {
+            start,
+            headers,
+            lenient: false,
+            dropped_headers: 0,
+        });
     }
     lenient(buf, max_headers, true)
 }
@@ -186,17 +240,30 @@ pub fn parse_response(buf: &[u8], max_headers: usize) -> Option<Head> {
         for h in res.headers.iter() {
             headers.push(h.name.as_bytes(), h.value);
         }
-        return Some(Head { start, headers, lenient: false, dropped_headers: 0 });
+        return Some(Head {
+            start,
+            headers,
+            lenient: false,
+            dropped_headers: 0,
+        });
     }
     lenient(buf, max_headers, false)
 }
 
 fn trim(mut b: &[u8]) -> &[u8] {
     while let [f, rest @ ..] = b {
-        if f.is_ascii_whitespace() { b = rest } else { break }
+        if f.is_ascii_whitespace() {
+            b = rest
+        } else {
+            break;
+        }
     }
     while let [rest @ .., l] = b {
-        if l.is_ascii_whitespace() { b = rest } else { break }
+        if l.is_ascii_whitespace() {
+            b = rest
+        } else {
+            break;
+        }
     }
     b
 }
@@ -204,9 +271,13 @@ fn trim(mut b: &[u8]) -> &[u8] {
 /// A line-based parser accepting what servers accept: bare LF, obs-fold, spaces before the
 /// colon, raw bytes in the target, a missing version (HTTP/0.9), odd spacing.
 fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
-    let mut lines = buf.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = buf
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let first = lines.next()?;
-    let mut parts = first.split(|b| *b == b' ' || *b == b'\t').filter(|p| !p.is_empty());
+    let mut parts = first
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|p| !p.is_empty());
     let start = if request {
         let method = parts.next()?;
         let uri = parts.next()?;
@@ -217,9 +288,17 @@ fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
             let m_end = method.len();
             let uri = trim(&first[m_end..last_sp]);
             let version = version_of(trim(&first[last_sp..]));
-            StartLine::Request { method: String::from_utf8_lossy(method).into_owned(), uri: uri.to_vec(), version }
+            StartLine::Request {
+                method: String::from_utf8_lossy(method).into_owned(),
+                uri: uri.to_vec(),
+                version,
+            }
         } else {
-            StartLine::Request { method: String::from_utf8_lossy(method).into_owned(), uri: uri.to_vec(), version }
+            StartLine::Request {
+                method: String::from_utf8_lossy(method).into_owned(),
+                uri: uri.to_vec(),
+                version,
+            }
         }
     } else {
         let version = version_of(parts.next()?);
@@ -227,9 +306,18 @@ fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
         if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let status = (code[0] - b'0') as u16 * 100 + (code[1] - b'0') as u16 * 10 + (code[2] - b'0') as u16;
-        let reason_at = first.windows(3).position(|w| w == code).map(|p| p + 3).unwrap_or(first.len());
-        StartLine::Response { status, reason: String::from_utf8_lossy(trim(&first[reason_at..])).into_owned(), version }
+        let status =
+            (code[0] - b'0') as u16 * 100 + (code[1] - b'0') as u16 * 10 + (code[2] - b'0') as u16;
+        let reason_at = first
+            .windows(3)
+            .position(|w| w == code)
+            .map(|p| p + 3)
+            .unwrap_or(first.len());
+        StartLine::Response {
+            status,
+            reason: String::from_utf8_lossy(trim(&first[reason_at..])).into_owned(),
+            version,
+        }
     };
     let mut headers = Headers::default();
     let mut dropped = 0;
@@ -245,15 +333,25 @@ fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
             }
             continue;
         }
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         if fields.len() >= max_headers {
             dropped += 1;
             continue;
         }
-        fields.push((trim(&line[..colon]).to_vec(), trim(&line[colon + 1..]).to_vec()));
+        fields.push((
+            trim(&line[..colon]).to_vec(),
+            trim(&line[colon + 1..]).to_vec(),
+        ));
     }
     for (n, v) in &fields {
         headers.push(n, v);
     }
-    Some(Head { start, headers, lenient: true, dropped_headers: dropped })
+    Some(Head {
+        start,
+        headers,
+        lenient: true,
+        dropped_headers: dropped,
+    })
 }

@@ -43,7 +43,13 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_head_bytes: 64 << 10, max_headers: 128, body_sample: 64 << 10, max_pending: 256, max_probe_bytes: 64 << 10 }
+        HttpConfig {
+            max_head_bytes: 64 << 10,
+            max_headers: 128,
+            body_sample: 64 << 10,
+            max_pending: 256,
+            max_probe_bytes: 64 << 10,
+        }
     }
 }
 
@@ -103,7 +109,8 @@ pub struct Exchange {
 impl Exchange {
     /// Whether any part of the exchange was damaged by a gap.
     pub fn gap(&self) -> bool {
-        self.request.as_ref().is_some_and(|r| r.gap || r.body.gap) || self.response.as_ref().is_some_and(|r| r.gap || r.body.gap)
+        self.request.as_ref().is_some_and(|r| r.gap || r.body.gap)
+            || self.response.as_ref().is_some_and(|r| r.gap || r.body.gap)
     }
 }
 
@@ -141,10 +148,32 @@ macro_rules! add_all {
 
 impl HttpStats {
     pub fn add(&mut self, o: &HttpStats) {
-        add_all!(self, o, requests, responses, interim_responses, exchanges, unanswered_requests, orphan_responses,
-            http_streams, unparsed_streams, upgrades, connect_tunnels, gaps, resyncs, resync_skipped_bytes,
-            head_too_large, too_many_headers, lenient_heads, bad_heads, bad_content_length, bad_chunks,
-            cl_te_conflicts, body_bytes_not_kept, pending_overflow);
+        add_all!(
+            self,
+            o,
+            requests,
+            responses,
+            interim_responses,
+            exchanges,
+            unanswered_requests,
+            orphan_responses,
+            http_streams,
+            unparsed_streams,
+            upgrades,
+            connect_tunnels,
+            gaps,
+            resyncs,
+            resync_skipped_bytes,
+            head_too_large,
+            too_many_headers,
+            lenient_heads,
+            bad_heads,
+            bad_content_length,
+            bad_chunks,
+            cl_te_conflicts,
+            body_bytes_not_kept,
+            pending_overflow
+        );
     }
 }
 

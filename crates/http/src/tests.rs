@@ -15,7 +15,14 @@ enum Ev<'a> {
 fn ctx(saw_syn: bool) -> FlowCtx {
     let c: SocketAddr = "10.0.0.1:40000".parse().expect("addr");
     let s: SocketAddr = "10.0.0.2:80".parse().expect("addr");
-    FlowCtx { key: FlowKey::new(c.ip(), c.port(), s.ip(), s.port(), 0), orig: c, resp: s, saw_syn, first_ts: 0, last_ts: 0 }
+    FlowCtx {
+        key: FlowKey::new(c.ip(), c.port(), s.ip(), s.port(), 0),
+        orig: c,
+        resp: s,
+        saw_syn,
+        first_ts: 0,
+        last_ts: 0,
+    }
 }
 
 /// Feed a transcript, splitting every data event at `split` (0 = no split).
@@ -31,14 +38,36 @@ fn run_split(evs: &[Ev<'_>], saw_syn: bool, split: usize) -> Sink {
             Ev::C(d) => (Dir::Orig, d, None),
             Ev::S(d, a) => (Dir::Resp, d, Some(a)),
             Ev::Gap(dir, len) => {
-                conn.on_delivery(&ctx, dir, Delivery::Gap { offset: off[dir.idx()], len }, &mut out);
+                conn.on_delivery(
+                    &ctx,
+                    dir,
+                    Delivery::Gap {
+                        offset: off[dir.idx()],
+                        len,
+                    },
+                    &mut out,
+                );
                 off[dir.idx()] += len;
                 continue;
             }
         };
-        let parts: Vec<&[u8]> = if split > 0 && split < data.len() { vec![&data[..split], &data[split..]] } else { vec![data] };
+        let parts: Vec<&[u8]> = if split > 0 && split < data.len() {
+            vec![&data[..split], &data[split..]]
+        } else {
+            vec![data]
+        };
         for p in parts {
-            conn.on_delivery(&ctx, dir, Delivery::Data { offset: off[dir.idx()], ts, ack, data: p }, &mut out);
+            conn.on_delivery(
+                &ctx,
+                dir,
+                Delivery::Data {
+                    offset: off[dir.idx()],
+                    ts,
+                    ack,
+                    data: p,
+                },
+                &mut out,
+            );
             off[dir.idx()] += p.len() as u64;
         }
     }
@@ -55,7 +84,9 @@ fn rows(s: &Sink) -> Vec<Row> {
         .map(|e| {
             (
                 e.request.as_ref().map(|r| r.method.clone()),
-                e.request.as_ref().map(|r| String::from_utf8_lossy(&r.uri).into_owned()),
+                e.request
+                    .as_ref()
+                    .map(|r| String::from_utf8_lossy(&r.uri).into_owned()),
                 e.response.as_ref().map(|r| r.status),
                 e.request.as_ref().map_or(0, |r| r.body.len),
                 e.response.as_ref().map_or(0, |r| r.body.len),
@@ -68,9 +99,20 @@ fn rows(s: &Sink) -> Vec<Row> {
 /// Run unsplit, then split at every byte offset of every event; all must agree.
 fn run(evs: &[Ev<'_>], saw_syn: bool) -> Vec<Row> {
     let whole = rows(&run_split(evs, saw_syn, 0));
-    let longest = evs.iter().map(|e| match e { Ev::C(d) | Ev::S(d, _) => d.len(), _ => 0 }).max().unwrap_or(0);
+    let longest = evs
+        .iter()
+        .map(|e| match e {
+            Ev::C(d) | Ev::S(d, _) => d.len(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
     for k in 1..longest {
-        assert_eq!(rows(&run_split(evs, saw_syn, k)), whole, "split at {k} differs");
+        assert_eq!(
+            rows(&run_split(evs, saw_syn, k)),
+            whole,
+            "split at {k} differs"
+        );
     }
     whole
 }
@@ -99,10 +141,25 @@ fn keep_alive_and_pipelining() {
 #[test]
 fn chunked_with_extensions_and_trailers() {
     let resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: y\r\n\r\n";
-    let out = run(&[Ev::C(GET), Ev::S(resp, 100), Ev::C(GET), Ev::S(OK, 200)], true);
-    assert_eq!(out, vec![r("GET", "/api/users/1", 200, 0, 11), r("GET", "/api/users/1", 200, 0, 14)]);
+    let out = run(
+        &[Ev::C(GET), Ev::S(resp, 100), Ev::C(GET), Ev::S(OK, 200)],
+        true,
+    );
+    assert_eq!(
+        out,
+        vec![
+            r("GET", "/api/users/1", 200, 0, 11),
+            r("GET", "/api/users/1", 200, 0, 14)
+        ]
+    );
     let s = run_split(&[Ev::C(GET), Ev::S(resp, 100)], true, 0);
-    assert_eq!(s.exchanges[0].response.as_ref().map(|r| r.body.data.clone()), Some(b"hello world".to_vec()));
+    assert_eq!(
+        s.exchanges[0]
+            .response
+            .as_ref()
+            .map(|r| r.body.data.clone()),
+        Some(b"hello world".to_vec())
+    );
 }
 
 #[test]
@@ -116,38 +173,80 @@ fn head_204_304_have_no_body() {
     let out = run(&[Ev::C(&reqs), Ev::S(&resps, 1000)], true);
     assert_eq!(
         out,
-        vec![r("HEAD", "/x", 200, 0, 0), r("GET", "/api/users/1", 204, 0, 0), r("GET", "/api/users/1", 304, 0, 0), r("GET", "/api/users/1", 200, 0, 14)]
+        vec![
+            r("HEAD", "/x", 200, 0, 0),
+            r("GET", "/api/users/1", 204, 0, 0),
+            r("GET", "/api/users/1", 304, 0, 0),
+            r("GET", "/api/users/1", 200, 0, 14)
+        ]
     );
 }
 
 #[test]
 fn expect_100_continue() {
-    let post = b"POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+    let post =
+        b"POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
     let cont = b"HTTP/1.1 100 Continue\r\n\r\n";
     let fin = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
-    let out = run(&[Ev::C(post), Ev::S(cont, 70), Ev::C(b"data"), Ev::S(fin, 90)], true);
+    let out = run(
+        &[Ev::C(post), Ev::S(cont, 70), Ev::C(b"data"), Ev::S(fin, 90)],
+        true,
+    );
     assert_eq!(out, vec![r("POST", "/upload", 201, 4, 2)]);
 }
 
 #[test]
 fn close_delimited_response() {
     let resp = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
-    let out = run(&[Ev::C(b"GET /old HTTP/1.0\r\n\r\n"), Ev::S(resp, 20)], true);
+    let out = run(
+        &[Ev::C(b"GET /old HTTP/1.0\r\n\r\n"), Ev::S(resp, 20)],
+        true,
+    );
     assert_eq!(out, vec![r("GET", "/old", 200, 0, 13)]);
 }
 
 #[test]
 fn gap_inside_known_length_body_stays_in_sync() {
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-    let out = run(&[Ev::C(GET), Ev::S(head, 52), Ev::S(&[b'x'; 40], 52), Ev::Gap(Dir::Resp, 50), Ev::S(&[b'x'; 10], 52), Ev::C(GET), Ev::S(OK, 104)], true);
-    assert_eq!(out[0], (Some("GET".into()), Some("/api/users/1".into()), Some(200), 0, 100, true));
+    let out = run(
+        &[
+            Ev::C(GET),
+            Ev::S(head, 52),
+            Ev::S(&[b'x'; 40], 52),
+            Ev::Gap(Dir::Resp, 50),
+            Ev::S(&[b'x'; 10], 52),
+            Ev::C(GET),
+            Ev::S(OK, 104),
+        ],
+        true,
+    );
+    assert_eq!(
+        out[0],
+        (
+            Some("GET".into()),
+            Some("/api/users/1".into()),
+            Some(200),
+            0,
+            100,
+            true
+        )
+    );
     assert_eq!(out[1], r("GET", "/api/users/1", 200, 0, 14));
     assert_eq!(out.len(), 2);
 }
 
 #[test]
 fn gap_in_head_resyncs_at_next_request() {
-    let out = run(&[Ev::C(b"GET /lost/par"), Ev::Gap(Dir::Orig, 30), Ev::C(b"tial junk\r\n\r\n"), Ev::C(GET), Ev::S(OK, 200)], true);
+    let out = run(
+        &[
+            Ev::C(b"GET /lost/par"),
+            Ev::Gap(Dir::Orig, 30),
+            Ev::C(b"tial junk\r\n\r\n"),
+            Ev::C(GET),
+            Ev::S(OK, 200),
+        ],
+        true,
+    );
     assert_eq!(out, vec![r("GET", "/api/users/1", 200, 0, 14)]);
 }
 
@@ -156,7 +255,14 @@ fn lost_response_does_not_shift_pairs() {
     // Three requests, the second response lost; ACKs tell which request each answers.
     let g = GET.len() as u64;
     let out = run(
-        &[Ev::C(GET), Ev::S(OK, g), Ev::C(GET), Ev::Gap(Dir::Resp, OK.len() as u64), Ev::C(b"GET /third HTTP/1.1\r\n\r\n"), Ev::S(OK, 2 * g + 23)],
+        &[
+            Ev::C(GET),
+            Ev::S(OK, g),
+            Ev::C(GET),
+            Ev::Gap(Dir::Resp, OK.len() as u64),
+            Ev::C(b"GET /third HTTP/1.1\r\n\r\n"),
+            Ev::S(OK, 2 * g + 23),
+        ],
         true,
     );
     assert_eq!(out.len(), 3);
@@ -168,7 +274,17 @@ fn lost_response_does_not_shift_pairs() {
 #[test]
 fn lost_request_leaves_an_orphan_response() {
     let g = GET.len() as u64;
-    let out = run(&[Ev::C(GET), Ev::S(OK, g), Ev::Gap(Dir::Orig, g), Ev::S(OK, 2 * g), Ev::C(GET), Ev::S(OK, 3 * g)], true);
+    let out = run(
+        &[
+            Ev::C(GET),
+            Ev::S(OK, g),
+            Ev::Gap(Dir::Orig, g),
+            Ev::S(OK, 2 * g),
+            Ev::C(GET),
+            Ev::S(OK, 3 * g),
+        ],
+        true,
+    );
     assert_eq!(out.len(), 3);
     assert_eq!(out[0], r("GET", "/api/users/1", 200, 0, 14));
     assert_eq!((out[1].0.clone(), out[1].2), (None, Some(200)));
@@ -187,7 +303,9 @@ fn midstream_pickup_resyncs() {
 
 #[test]
 fn non_http_stream_is_counted_unparsed() {
-    let tls = [0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+    let tls = [
+        0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
     let s = run_split(&[Ev::C(&tls), Ev::S(&tls, 11)], true, 0);
     assert!(s.exchanges.is_empty());
     assert_eq!(s.stats.unparsed_streams, 1);
@@ -198,13 +316,30 @@ fn non_http_stream_is_counted_unparsed() {
 fn websocket_upgrade_stops_parsing() {
     let up = b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
     let sw = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
-    let out = run(&[Ev::C(up), Ev::S(sw, 80), Ev::C(b"\x81\x05hello GET / HTTP/1.1\r\n\r\n"), Ev::S(b"\x81\x02hi", 120)], true);
+    let out = run(
+        &[
+            Ev::C(up),
+            Ev::S(sw, 80),
+            Ev::C(b"\x81\x05hello GET / HTTP/1.1\r\n\r\n"),
+            Ev::S(b"\x81\x02hi", 120),
+        ],
+        true,
+    );
     assert_eq!(out, vec![r("GET", "/ws", 101, 0, 0)]);
 }
 
 #[test]
 fn http09_request_and_lenient_heads() {
-    let out = run(&[Ev::C(b"GET /index.html\r\n"), Ev::S(b"HTTP/1.0 200 OK\nContent-Length: 2\nX-Folded: a\n  b\n\nhi", 20)], true);
+    let out = run(
+        &[
+            Ev::C(b"GET /index.html\r\n"),
+            Ev::S(
+                b"HTTP/1.0 200 OK\nContent-Length: 2\nX-Folded: a\n  b\n\nhi",
+                20,
+            ),
+        ],
+        true,
+    );
     assert_eq!(out, vec![r("GET", "/index.html", 200, 0, 2)]);
 }
 
@@ -226,7 +361,10 @@ fn body_sample_is_capped_and_counted() {
     assert_eq!(body.len, 200_000);
     assert_eq!(body.data.len(), HttpConfig::default().body_sample);
     assert!(body.truncated);
-    assert_eq!(s.stats.body_bytes_not_kept, 200_000 - HttpConfig::default().body_sample as u64);
+    assert_eq!(
+        s.stats.body_bytes_not_kept,
+        200_000 - HttpConfig::default().body_sample as u64
+    );
 }
 
 proptest::proptest! {
@@ -242,4 +380,3 @@ proptest::proptest! {
         let _ = run_split(&[Ev::C(&cb), Ev::S(&sb, 10), Ev::Gap(Dir::Resp, 7), Ev::C(&c), Ev::S(&s, 99)], syn, k);
     }
 }
-

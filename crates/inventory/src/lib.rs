@@ -1,1 +1,20 @@
-//! placeholder
+//! apitap-inventory: what the API surface looks like. Turns HTTP exchanges into endpoints
+//! keyed by (host, method, path template) and owns the inventory document other tools read.
+//!
+//! Invariants:
+//! - Observation is order-independent: the same multiset of exchanges gives the same
+//!   inventory whatever the order or the number of workers, and [`Inventory::merge`] is
+//!   commutative and associative (per-worker inventories merged at the end equal one).
+//! - Memory per endpoint is bounded (capped maps, counted overflow).
+//! - The document is versioned (`apitap_inventory`) and only grows additively.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod doc;
+mod endpoint;
+mod template;
+
+pub use auth::{classify_auth, AuthKind};
+pub use doc::{format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, DOC_VERSION};
+pub use endpoint::{Endpoint, Inventory, Observed};
+pub use template::{host_of, split_target, template_path, ParamType, Template};

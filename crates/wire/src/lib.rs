@@ -110,7 +110,10 @@ impl TcpFlags {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Tcp(TcpMeta),
-    Udp { src_port: u16, dst_port: u16 },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
     /// An IP fragment (IPv4 MF/offset or IPv6 fragment header); the payload is the fragment data.
     Fragment(FragmentMeta),
     /// Any other IP protocol number.
@@ -150,7 +153,9 @@ impl Decoded {
     /// The payload bytes within `frame` (the same frame passed to [`decode`]).
     pub fn payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
         let start = self.payload_off as usize;
-        frame.get(start..start + self.payload_len as usize).unwrap_or(&[])
+        frame
+            .get(start..start + self.payload_len as usize)
+            .unwrap_or(&[])
     }
 }
 
@@ -163,13 +168,22 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { vxlan_ports: vec![4789, 8472], geneve_ports: vec![6081] }
+        DecodeConfig {
+            vxlan_ports: vec![4789, 8472],
+            geneve_ports: vec![6081],
+        }
     }
 }
 
 /// Decode one frame of link type `link`.
 pub fn decode(link: LinkType, frame: &[u8], cfg: &DecodeConfig) -> Result<Decoded, Anomaly> {
-    let mut st = State { frame, cfg, vlan: 0, tunnel: 0, depth: 0 };
+    let mut st = State {
+        frame,
+        cfg,
+        vlan: 0,
+        tunnel: 0,
+        depth: 0,
+    };
     let (proto, off) = link::strip(link, frame, &mut st.vlan)?;
     st.network(proto, off)
 }
@@ -218,7 +232,14 @@ impl<'a> State<'a> {
         let payload_off = offset_in(self.frame, pl.payload);
         if pl.fragmented {
             let frag = fragment_meta(&ip, proto);
-            return Ok(self.out(src, dst, Transport::Fragment(frag), payload_off, pl.payload, missing));
+            return Ok(self.out(
+                src,
+                dst,
+                Transport::Fragment(frag),
+                payload_off,
+                pl.payload,
+                missing,
+            ));
         }
         match proto {
             6 => self.tcp(src, dst, pl.payload, missing),
@@ -229,7 +250,14 @@ impl<'a> State<'a> {
                 self.tunnel = key.unwrap_or(self.tunnel);
                 self.nested(net, payload_off + hdr)
             }
-            other => Ok(self.out(src, dst, Transport::Other(other), payload_off, pl.payload, missing)),
+            other => Ok(self.out(
+                src,
+                dst,
+                Transport::Other(other),
+                payload_off,
+                pl.payload,
+                missing,
+            )),
         }
     }
 
@@ -241,7 +269,13 @@ impl<'a> State<'a> {
         self.network(net, off)
     }
 
-    fn tcp(&mut self, src: IpAddr, dst: IpAddr, seg: &[u8], missing: u32) -> Result<Decoded, Anomaly> {
+    fn tcp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        seg: &[u8],
+        missing: u32,
+    ) -> Result<Decoded, Anomaly> {
         let tcp = etherparse::TcpSlice::from_slice(seg).map_err(|_| Anomaly::BadTcp)?;
         let hdr = tcp.header_slice();
         let meta = TcpMeta {
@@ -257,7 +291,13 @@ impl<'a> State<'a> {
         Ok(self.out(src, dst, Transport::Tcp(meta), off, payload, missing))
     }
 
-    fn udp(&mut self, src: IpAddr, dst: IpAddr, dgram: &[u8], missing: u32) -> Result<Decoded, Anomaly> {
+    fn udp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        dgram: &[u8],
+        missing: u32,
+    ) -> Result<Decoded, Anomaly> {
         let udp = etherparse::UdpSlice::from_slice_lax(dgram).map_err(|_| Anomaly::BadUdp)?;
         let (sp, dp) = (udp.source_port(), udp.destination_port());
         let payload = udp.payload();
@@ -268,10 +308,28 @@ impl<'a> State<'a> {
                 return self.nested(net, off + hdr);
             }
         }
-        Ok(self.out(src, dst, Transport::Udp { src_port: sp, dst_port: dp }, off, payload, missing))
+        Ok(self.out(
+            src,
+            dst,
+            Transport::Udp {
+                src_port: sp,
+                dst_port: dp,
+            },
+            off,
+            payload,
+            missing,
+        ))
     }
 
-    fn out(&self, src: IpAddr, dst: IpAddr, t: Transport, off: usize, p: &[u8], missing: u32) -> Decoded {
+    fn out(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        t: Transport,
+        off: usize,
+        p: &[u8],
+        missing: u32,
+    ) -> Decoded {
         Decoded {
             src,
             dst,
@@ -311,7 +369,12 @@ fn fragment_meta(ip: &etherparse::LaxIpSlice<'_>, proto: u8) -> FragmentMeta {
             }
         }
         etherparse::LaxIpSlice::Ipv6(v6) => {
-            let mut meta = FragmentMeta { id: 0, offset: 0, more: false, protocol: proto };
+            let mut meta = FragmentMeta {
+                id: 0,
+                offset: 0,
+                more: false,
+                protocol: proto,
+            };
             for ext in v6.extensions().clone().into_iter() {
                 if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
                     meta.id = f.identification();
@@ -326,7 +389,9 @@ fn fragment_meta(ip: &etherparse::LaxIpSlice<'_>, proto: u8) -> FragmentMeta {
 
 /// Offset of `inner` within `outer`; both come from the same frame, so this cannot underflow.
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
-    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize).min(outer.len())
+    (inner.as_ptr() as usize)
+        .saturating_sub(outer.as_ptr() as usize)
+        .min(outer.len())
 }
 
 #[cfg(test)]

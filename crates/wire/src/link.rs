@@ -50,7 +50,8 @@ pub(crate) fn strip(link: LinkType, frame: &[u8], vlan: &mut u16) -> Result<(Net
         0 | 108 => {
             let fam = frame.get(..4).ok_or(Anomaly::TruncatedLink)?;
             let fam = if link.0 == 0 {
-                u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]).min(u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]))
+                u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]])
+                    .min(u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]))
             } else {
                 u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]])
             };
@@ -81,7 +82,12 @@ pub(crate) fn ethernet(frame: &[u8], vlan: &mut u16) -> Result<(Net, usize), Ano
     ethertype(proto, frame, 14, vlan)
 }
 
-fn ethertype(mut proto: u16, frame: &[u8], mut off: usize, vlan: &mut u16) -> Result<(Net, usize), Anomaly> {
+fn ethertype(
+    mut proto: u16,
+    frame: &[u8],
+    mut off: usize,
+    vlan: &mut u16,
+) -> Result<(Net, usize), Anomaly> {
     for _ in 0..MAX_TAGS {
         match proto {
             ETH_IPV4 => return Ok((Net::Ipv4, off)),

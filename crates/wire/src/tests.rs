@@ -26,7 +26,10 @@ fn ethernet_ipv4_tcp_payload_is_a_range_of_the_frame() {
     assert_eq!(d.truncated, 0);
     match d.transport {
         Transport::Tcp(t) => {
-            assert_eq!((t.src_port, t.dst_port, t.seq, t.ack), (40000, 80, 1000, 77));
+            assert_eq!(
+                (t.src_port, t.dst_port, t.seq, t.ack),
+                (40000, 80, 1000, 77)
+            );
             assert!(t.flags.ack() && !t.flags.syn());
         }
         other => panic!("not tcp: {other:?}"),
@@ -59,11 +62,26 @@ fn linux_cooked_v1_and_v2() {
     let ip = &f[14..];
     let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
     sll.extend_from_slice(ip);
-    assert_eq!(decode(LinkType::LINUX_SLL, &sll, &cfg()).expect("sll").payload(&sll), b"abc");
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+    assert_eq!(
+        decode(LinkType::LINUX_SLL, &sll, &cfg())
+            .expect("sll")
+            .payload(&sll),
+        b"abc"
+    );
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
     sll2.extend_from_slice(ip);
-    assert_eq!(decode(LinkType::LINUX_SLL2, &sll2, &cfg()).expect("sll2").payload(&sll2), b"abc");
-    assert_eq!(decode(LinkType::RAW, ip, &cfg()).expect("raw").payload(ip), b"abc");
+    assert_eq!(
+        decode(LinkType::LINUX_SLL2, &sll2, &cfg())
+            .expect("sll2")
+            .payload(&sll2),
+        b"abc"
+    );
+    assert_eq!(
+        decode(LinkType::RAW, ip, &cfg()).expect("raw").payload(ip),
+        b"abc"
+    );
 }
 
 #[test]
@@ -71,7 +89,9 @@ fn vxlan_is_unwrapped_and_vni_kept() {
     let inner = tcp_frame(b"GET /x HTTP/1.1\r\n\r\n");
     let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0];
     vx.extend_from_slice(&inner);
-    let b = PacketBuilder::ethernet2([3; 6], [4; 6]).ipv4([172, 16, 0, 1], [172, 16, 0, 2], 64).udp(55555, 4789);
+    let b = PacketBuilder::ethernet2([3; 6], [4; 6])
+        .ipv4([172, 16, 0, 1], [172, 16, 0, 2], 64)
+        .udp(55555, 4789);
     let mut outer = Vec::new();
     b.write(&mut outer, &vx).expect("build");
     let d = decode(LinkType::ETHERNET, &outer, &cfg()).expect("decodes");
@@ -84,11 +104,14 @@ fn vxlan_is_unwrapped_and_vni_kept() {
 fn erspan_type2_is_unwrapped() {
     let inner = tcp_frame(b"hello");
     // GRE with sequence number, protocol ERSPAN II; ERSPAN header with session id 7.
-    let mut gre = vec![0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0x00, 0x00, 0x07, 0, 0, 0, 0];
+    let mut gre = vec![
+        0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0x00, 0x00, 0x07, 0, 0, 0, 0,
+    ];
     gre.extend_from_slice(&inner);
     let b = PacketBuilder::ethernet2([3; 6], [4; 6]).ipv4([172, 16, 0, 1], [172, 16, 0, 2], 64);
     let mut outer = Vec::new();
-    b.write(&mut outer, etherparse::IpNumber(47), &gre).expect("build");
+    b.write(&mut outer, etherparse::IpNumber(47), &gre)
+        .expect("build");
     let d = decode(LinkType::ETHERNET, &outer, &cfg()).expect("decodes");
     assert_eq!(d.tunnel, 7);
     assert_eq!(d.payload(&outer), b"hello");
@@ -99,9 +122,18 @@ fn non_ip_and_unknown_links_are_anomalies() {
     let mut arp = vec![0u8; 42];
     arp[12] = 0x08;
     arp[13] = 0x06;
-    assert_eq!(decode(LinkType::ETHERNET, &arp, &cfg()), Err(Anomaly::NotIp));
-    assert_eq!(decode(LinkType(147), &arp, &cfg()), Err(Anomaly::UnknownLinkType));
-    assert_eq!(decode(LinkType::ETHERNET, &arp[..10], &cfg()), Err(Anomaly::TruncatedLink));
+    assert_eq!(
+        decode(LinkType::ETHERNET, &arp, &cfg()),
+        Err(Anomaly::NotIp)
+    );
+    assert_eq!(
+        decode(LinkType(147), &arp, &cfg()),
+        Err(Anomaly::UnknownLinkType)
+    );
+    assert_eq!(
+        decode(LinkType::ETHERNET, &arp[..10], &cfg()),
+        Err(Anomaly::TruncatedLink)
+    );
 }
 
 proptest::proptest! {

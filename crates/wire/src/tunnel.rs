@@ -8,7 +8,11 @@ const GRE_S: u8 = 0x10;
 
 /// If `payload` of a UDP datagram to `dport` is a tunnel we unwrap: (inner protocol, VNI,
 /// tunnel header length).
-pub(crate) fn udp(dport: u16, payload: &[u8], st: &State<'_>) -> Result<Option<(Net, u32, usize)>, Anomaly> {
+pub(crate) fn udp(
+    dport: u16,
+    payload: &[u8],
+    st: &State<'_>,
+) -> Result<Option<(Net, u32, usize)>, Anomaly> {
     let cfg = st.cfg;
     if cfg.vxlan_ports.contains(&dport) {
         let h = payload.get(..8).ok_or(Anomaly::BadTunnel)?;

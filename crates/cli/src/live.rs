@@ -1,0 +1,130 @@
+//! `apitap capture`: a live interface through the pipeline, with periodic inventory snapshots.
+
+use crate::output::{summary, write_inventory};
+use crate::replay::now_ns;
+use crate::CaptureArgs;
+use anyhow::{bail, Context, Result};
+use apitap_capture::{LiveConfig, LiveSource};
+use apitap_inventory::{format_ts, CaptureInfo, Document};
+use apitap_sensor::{Pipeline, Snapshot, Totals};
+use apitap_wire::LinkType;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub fn run(a: &CaptureArgs) -> Result<()> {
+    let c = &a.common;
+    let cfg = LiveConfig {
+        iface: a.interface.clone(),
+        bpf: a.bpf.clone(),
+        snaplen: a.snaplen,
+        ..LiveConfig::default()
+    };
+    let mut src = LiveSource::open(&cfg)?;
+    if !LinkType(src.link()).is_supported() {
+        bail!("{}: unsupported link type {}", a.interface, src.link());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let writer: Option<Box<dyn Write + Send>> = match &c.exchanges {
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+        Some(p) => Some(Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut pipe = Pipeline::start(c.sensor_config(), writer);
+    let flush_every = Duration::from_secs(a.flush_interval.max(1));
+    let mut last_flush = Instant::now();
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    let mut buf = Vec::with_capacity(65536);
+    tracing::info!(iface = %a.interface, link = src.link(), "capturing");
+    while !stop.load(Ordering::Relaxed)
+        && a.duration.is_none_or(|d| started.elapsed().as_secs() < d)
+    {
+        buf.clear();
+        match src.next_into(&mut buf)? {
+            Some(pkt) => {
+                first = first.min(pkt.ts);
+                last = last.max(pkt.ts);
+                pipe.packet_owned(pkt, &buf);
+            }
+            None => pipe.idle_tick(now_ns()),
+        }
+        if last_flush.elapsed() >= flush_every {
+            last_flush = Instant::now();
+            let snap = pipe.snapshot();
+            if let Some(p) = &c.output {
+                let doc = document(&pipe, &snap, src.stats(), a, (first, last));
+                write_inventory(p, &doc.0)?;
+            }
+        }
+    }
+    let kernel = src.stats();
+    let dispatch = pipe.stats.clone();
+    let links = pipe.link_types.clone();
+    let (snap, written) = pipe.finish();
+    written.context("writing exchanges")?;
+    let mut totals = Totals {
+        live: Some(kernel),
+        ..Totals::default()
+    };
+    totals.dispatch = dispatch;
+    fill(&mut totals, &snap);
+    let capture = capture_info(a, (first, last), links);
+    let doc = Document::build(&snap.inventory, capture, totals.to_json(), now_ns());
+    if let Some(p) = &c.output {
+        write_inventory(p, &doc)?;
+    }
+    if !c.quiet {
+        eprint!(
+            "{}",
+            summary(&doc, &totals, started.elapsed().as_secs_f64())
+        );
+    }
+    Ok(())
+}
+
+fn fill(t: &mut Totals, snap: &Snapshot) {
+    t.flow = snap.flow;
+    t.http = snap.http;
+    t.endpoints = snap.inventory.endpoints.len() as u64;
+    t.endpoints_dropped = snap.inventory.endpoints_dropped;
+    t.values_capped = snap.inventory.values_capped;
+}
+
+fn capture_info(a: &CaptureArgs, (first, last): (u64, u64), links: Vec<u32>) -> CaptureInfo {
+    CaptureInfo {
+        mode: "live".into(),
+        sources: vec![a.interface.clone()],
+        first_packet: (first != u64::MAX).then(|| format_ts(first)),
+        last_packet: (first != u64::MAX).then(|| format_ts(last)),
+        link_types: links,
+    }
+}
+
+fn document(
+    pipe: &Pipeline,
+    snap: &Snapshot,
+    kernel: apitap_capture::LiveStats,
+    a: &CaptureArgs,
+    span: (u64, u64),
+) -> (Document, Totals) {
+    let mut totals = Totals {
+        live: Some(kernel),
+        ..Totals::default()
+    };
+    totals.dispatch = pipe.stats.clone();
+    fill(&mut totals, snap);
+    let doc = Document::build(
+        &snap.inventory,
+        capture_info(a, span, pipe.link_types.clone()),
+        totals.to_json(),
+        now_ns(),
+    );
+    (doc, totals)
+}

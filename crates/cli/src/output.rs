@@ -1,0 +1,169 @@
+//! Output files (written atomically: temp file, fsync, rename) and the stderr summary.
+
+use anyhow::{Context, Result};
+use apitap_inventory::Document;
+use apitap_sensor::Totals;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A file that appears under its name only once complete.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path) -> Result<AtomicFile> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    /// A second handle writing to the same temp file (for a writer thread).
+    pub fn handle(&self) -> Result<File> {
+        self.file
+            .as_ref()
+            .context("file already committed")?
+            .try_clone()
+            .context("cannot clone file handle")
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()
+                .with_context(|| format!("cannot write {}", self.tmp.display()))?;
+        }
+        std::fs::rename(&self.tmp, &self.dest)
+            .with_context(|| format!("cannot rename to {}", self.dest.display()))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Where exchange records go: stdout, an atomic file, or nowhere.
+pub enum ExchangeOut {
+    Stdout,
+    File(AtomicFile),
+}
+
+impl ExchangeOut {
+    pub fn open(p: &Path) -> Result<(ExchangeOut, Box<dyn Write + Send>)> {
+        if is_stdout(p) {
+            return Ok((ExchangeOut::Stdout, Box::new(std::io::stdout())));
+        }
+        let f = AtomicFile::create(p)?;
+        let h = f.handle()?;
+        Ok((ExchangeOut::File(f), Box::new(h)))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        match self {
+            ExchangeOut::Stdout => Ok(()),
+            ExchangeOut::File(f) => f.commit(),
+        }
+    }
+}
+
+/// Write the inventory document to `p` ("-" = stdout).
+pub fn write_inventory(p: &Path, doc: &Document) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(doc).context("serialising the inventory")?;
+    text.push('\n');
+    if is_stdout(p) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .context("writing the inventory to stdout")?;
+        return out.flush().context("writing the inventory to stdout");
+    }
+    let mut f = AtomicFile::create(p)?;
+    f.file
+        .as_mut()
+        .context("file already committed")?
+        .write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.commit()
+}
+
+fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+/// The short human summary printed on stderr.
+pub fn summary(doc: &Document, t: &Totals, secs: f64) -> String {
+    let d = &t.dispatch;
+    let mut s = format!(
+        "apitap: {} packets ({}) in {:.2} s, {} TCP flows, {} HTTP exchanges, {} endpoints on {} hosts\n",
+        d.packets,
+        human_bytes(d.bytes),
+        secs,
+        t.flow.flows,
+        t.http.exchanges,
+        doc.endpoints.len(),
+        doc.hosts.len()
+    );
+    let mut hosts = doc.hosts.clone();
+    hosts.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.host.cmp(&b.host)));
+    for h in hosts.iter().take(10) {
+        s.push_str(&format!(
+            "  {:<40} {:>5} endpoints {:>8} hits\n",
+            h.host, h.endpoints, h.hits
+        ));
+    }
+    if hosts.len() > 10 {
+        s.push_str(&format!("  ... and {} more hosts\n", hosts.len() - 10));
+    }
+    let mut top: Vec<_> = doc.endpoints.iter().collect();
+    top.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then((&a.host, &a.path).cmp(&(&b.host, &b.path)))
+    });
+    if !top.is_empty() {
+        s.push_str("top endpoints:\n");
+        for e in top.iter().take(10) {
+            s.push_str(&format!(
+                "  {:>8}  {:<7} {}{}\n",
+                e.hits, e.method, e.host, e.path
+            ));
+        }
+    }
+    let dropped = t.dropped();
+    if dropped.is_empty() {
+        s.push_str("nothing dropped\n");
+    } else {
+        let parts: Vec<String> = dropped.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        s.push_str(&format!("dropped or damaged: {}\n", parts.join(" ")));
+    }
+    s
+}

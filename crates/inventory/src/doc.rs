@@ -1,0 +1,156 @@
+//! The inventory document: the JSON contract other tools read (docs/inventory.md).
+
+use crate::endpoint::{Endpoint, Inventory};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Version of the document format; bumped only for incompatible changes.
+pub const DOC_VERSION: u32 = 1;
+
+/// RFC 3339 UTC with microseconds.
+pub fn format_ts(ns: u64) -> String {
+    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_nanos(ns)).to_string()
+}
+
+/// Where the traffic came from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CaptureInfo {
+    /// "replay" or "live".
+    pub mode: String,
+    /// Files replayed, or the interface captured.
+    pub sources: Vec<String>,
+    pub first_packet: Option<String>,
+    pub last_packet: Option<String>,
+    /// pcap link types seen.
+    pub link_types: Vec<u32>,
+}
+
+/// One path parameter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParamOut {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub format: Option<String>,
+}
+
+/// One endpoint as written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EndpointOut {
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub hits: u64,
+    pub status_codes: BTreeMap<String, u64>,
+    pub no_response: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub auth: Vec<String>,
+    pub unauthenticated_success: bool,
+    pub path_params: Vec<ParamOut>,
+    pub query_params: BTreeMap<String, u64>,
+    pub request_content_types: BTreeMap<String, u64>,
+    pub response_content_types: BTreeMap<String, u64>,
+    pub request_body_bytes: u64,
+    pub response_body_bytes: u64,
+    pub damaged_exchanges: u64,
+    pub pii: Vec<serde_json::Value>,
+    pub spec: Option<String>,
+}
+
+/// Endpoints and traffic per host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostSummary {
+    pub host: String,
+    pub endpoints: u64,
+    pub hits: u64,
+}
+
+/// The inventory document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Document {
+    pub apitap_inventory: u32,
+    pub generated_at: String,
+    pub generator: String,
+    pub capture: CaptureInfo,
+    pub stats: serde_json::Map<String, serde_json::Value>,
+    pub hosts: Vec<HostSummary>,
+    pub endpoints: Vec<EndpointOut>,
+}
+
+fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointOut {
+    EndpointOut {
+        host: host.to_string(),
+        method: method.to_string(),
+        path: path.to_string(),
+        hits: e.hits,
+        status_codes: e
+            .status_codes
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        no_response: e.no_response,
+        first_seen: format_ts(e.first_seen),
+        last_seen: format_ts(e.last_seen),
+        auth: e.auth.iter().map(|a| a.name().to_string()).collect(),
+        unauthenticated_success: e.unauthenticated_success,
+        path_params: e
+            .path_params
+            .iter()
+            .map(|(n, t)| {
+                let (ty, format) = t.schema();
+                ParamOut {
+                    name: n.clone(),
+                    ty: ty.to_string(),
+                    format: format.map(String::from),
+                }
+            })
+            .collect(),
+        query_params: e.query_params.clone(),
+        request_content_types: e.request_content_types.clone(),
+        response_content_types: e.response_content_types.clone(),
+        request_body_bytes: e.request_body_bytes,
+        response_body_bytes: e.response_body_bytes,
+        damaged_exchanges: e.damaged,
+        pii: Vec::new(),
+        spec: None,
+    }
+}
+
+impl Document {
+    /// Build the document. `now_ns` is the generation time.
+    pub fn build(
+        inv: &Inventory,
+        capture: CaptureInfo,
+        stats: serde_json::Map<String, serde_json::Value>,
+        now_ns: u64,
+    ) -> Document {
+        let mut endpoints: Vec<EndpointOut> = inv
+            .endpoints
+            .iter()
+            .map(|((h, m, p), e)| endpoint_out(h, m, p, e))
+            .collect();
+        endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
+        let mut hosts: BTreeMap<&str, HostSummary> = BTreeMap::new();
+        for e in &endpoints {
+            let h = hosts.entry(&e.host).or_insert_with(|| HostSummary {
+                host: e.host.clone(),
+                endpoints: 0,
+                hits: 0,
+            });
+            h.endpoints += 1;
+            h.hits += e.hits;
+        }
+        Document {
+            apitap_inventory: DOC_VERSION,
+            generated_at: format_ts(now_ns),
+            generator: concat!("apitap ", env!("CARGO_PKG_VERSION")).to_string(),
+            capture,
+            stats,
+            hosts: hosts.into_values().collect(),
+            endpoints,
+        }
+    }
+}

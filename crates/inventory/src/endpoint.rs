@@ -1,0 +1,238 @@
+//! Endpoints and the inventory that aggregates exchanges into them.
+
+use crate::auth::{classify_auth, AuthKind};
+use crate::template::{host_of, split_target, template_path, ParamType};
+use apitap_http::Exchange;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most distinct query parameter names kept per endpoint.
+const MAX_QUERY_PARAMS: usize = 64;
+/// Most distinct content types kept per endpoint and direction.
+const MAX_CONTENT_TYPES: usize = 16;
+
+/// Everything known about one (host, method, path template).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub hits: u64,
+    pub status_codes: BTreeMap<u16, u64>,
+    pub no_response: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub auth: BTreeSet<AuthKind>,
+    /// Some request without any credentials got a 2xx.
+    pub unauthenticated_success: bool,
+    pub path_params: Vec<(String, ParamType)>,
+    pub query_params: BTreeMap<String, u64>,
+    pub request_content_types: BTreeMap<String, u64>,
+    pub response_content_types: BTreeMap<String, u64>,
+    pub request_body_bytes: u64,
+    pub response_body_bytes: u64,
+    /// Exchanges damaged by a gap.
+    pub damaged: u64,
+}
+
+impl Endpoint {
+    fn merge(&mut self, o: &Endpoint, capped: &mut u64) {
+        if self.hits == 0 {
+            self.first_seen = o.first_seen;
+            self.last_seen = o.last_seen;
+        } else if o.hits > 0 {
+            self.first_seen = self.first_seen.min(o.first_seen);
+            self.last_seen = self.last_seen.max(o.last_seen);
+        }
+        self.hits += o.hits;
+        for (k, v) in &o.status_codes {
+            *self.status_codes.entry(*k).or_default() += v;
+        }
+        self.no_response += o.no_response;
+        self.auth.extend(o.auth.iter().copied());
+        self.unauthenticated_success |= o.unauthenticated_success;
+        merge_params(&mut self.path_params, &o.path_params);
+        add_capped(
+            &mut self.query_params,
+            o.query_params.iter(),
+            MAX_QUERY_PARAMS,
+            capped,
+        );
+        add_capped(
+            &mut self.request_content_types,
+            o.request_content_types.iter(),
+            MAX_CONTENT_TYPES,
+            capped,
+        );
+        add_capped(
+            &mut self.response_content_types,
+            o.response_content_types.iter(),
+            MAX_CONTENT_TYPES,
+            capped,
+        );
+        self.request_body_bytes += o.request_body_bytes;
+        self.response_body_bytes += o.response_body_bytes;
+        self.damaged += o.damaged;
+    }
+}
+
+/// Same template, same parameters; where two exchanges disagree on a parameter's shape it
+/// widens to a token, which makes the merge commutative and associative.
+fn merge_params(into: &mut Vec<(String, ParamType)>, from: &[(String, ParamType)]) {
+    if into.is_empty() {
+        into.extend(from.iter().cloned());
+        return;
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        if a.1 != b.1 {
+            a.1 = ParamType::Token;
+        }
+    }
+}
+
+fn add_capped<'a>(
+    into: &mut BTreeMap<String, u64>,
+    from: impl Iterator<Item = (&'a String, &'a u64)>,
+    cap: usize,
+    capped: &mut u64,
+) {
+    for (k, v) in from {
+        if let Some(n) = into.get_mut(k) {
+            *n += v;
+        } else if into.len() < cap {
+            into.insert(k.clone(), *v);
+        } else {
+            *capped += 1;
+        }
+    }
+}
+
+/// Where an exchange was counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub host: String,
+    pub path: String,
+}
+
+/// Endpoints keyed by (host, method, template), in a deterministic order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub endpoints: BTreeMap<(String, String, String), Endpoint>,
+    pub max_endpoints: usize,
+    /// Exchanges not counted because the endpoint table was full.
+    pub endpoints_dropped: u64,
+    /// Values (query names, content types) not kept because a per-endpoint cap was reached.
+    pub values_capped: u64,
+}
+
+impl Inventory {
+    pub fn new(max_endpoints: usize) -> Inventory {
+        Inventory {
+            max_endpoints,
+            ..Inventory::default()
+        }
+    }
+
+    /// Count one exchange. Responses without a request name no endpoint: `None`.
+    pub fn observe(&mut self, x: &Exchange) -> Option<Observed> {
+        let req = x.request.as_ref()?;
+        let (path, query) = split_target(&req.uri);
+        let host = host_of(req.headers.get("host"), &req.uri, x.server);
+        let tpl = if req.method.eq_ignore_ascii_case("CONNECT") {
+            template_path(b"*")
+        } else {
+            template_path(path)
+        };
+        let key = (host, req.method.clone(), tpl.path);
+        if !self.endpoints.contains_key(&key) && self.endpoints.len() >= self.max_endpoints {
+            self.endpoints_dropped += 1;
+            return None;
+        }
+        let mut one = Endpoint {
+            hits: 1,
+            first_seen: req.ts,
+            last_seen: req.ts,
+            path_params: tpl.params,
+            ..Endpoint::default()
+        };
+        match &x.response {
+            Some(r) => {
+                one.status_codes.insert(r.status, 1);
+                one.last_seen = one.last_seen.max(r.ts);
+                one.response_body_bytes = r.body.len;
+                if let Some(ct) = content_type(r.headers.get("content-type")) {
+                    one.response_content_types.insert(ct, 1);
+                }
+            }
+            None => one.no_response = 1,
+        }
+        let auth = classify_auth(&req.headers, query);
+        let success = x
+            .response
+            .as_ref()
+            .is_some_and(|r| (200..300).contains(&r.status));
+        one.unauthenticated_success = success && auth == [AuthKind::None];
+        one.auth.extend(auth);
+        if let Some(q) = query {
+            for name in query_names(q) {
+                *one.query_params.entry(name).or_default() += 1;
+            }
+        }
+        if let Some(ct) = content_type(req.headers.get("content-type")) {
+            one.request_content_types.insert(ct, 1);
+        }
+        one.request_body_bytes = req.body.len;
+        one.damaged = u64::from(x.gap());
+        let observed = Observed {
+            host: key.0.clone(),
+            path: key.2.clone(),
+        };
+        let mut capped = 0;
+        self.endpoints
+            .entry(key)
+            .or_default()
+            .merge(&one, &mut capped);
+        self.values_capped += capped;
+        Some(observed)
+    }
+
+    /// Fold another inventory into this one.
+    pub fn merge(&mut self, other: &Inventory) {
+        for (k, e) in &other.endpoints {
+            if !self.endpoints.contains_key(k) && self.endpoints.len() >= self.max_endpoints {
+                self.endpoints_dropped += e.hits;
+                continue;
+            }
+            let mut capped = 0;
+            self.endpoints
+                .entry(k.clone())
+                .or_default()
+                .merge(e, &mut capped);
+            self.values_capped += capped;
+        }
+        self.endpoints_dropped += other.endpoints_dropped;
+        self.values_capped += other.values_capped;
+    }
+}
+
+/// The media type of a Content-Type value, lower-cased, without parameters.
+fn content_type(v: Option<&[u8]>) -> Option<String> {
+    let v = v?;
+    let mt = v.split(|c| *c == b';').next()?.trim_ascii();
+    if mt.is_empty() || mt.len() > 100 {
+        return None;
+    }
+    Some(String::from_utf8_lossy(mt).to_ascii_lowercase())
+}
+
+/// Distinct parameter names of a query string, in order of first appearance.
+fn query_names(q: &[u8]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for kv in q.split(|c| *c == b'&' || *c == b';') {
+        let name = kv.split(|c| *c == b'=').next().unwrap_or(&[]);
+        if name.is_empty() || name.len() > 128 {
+            continue;
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}

@@ -1,0 +1,480 @@
+//! Dispatcher, workers and their messages.
+
+use crate::record::write_record;
+use crate::stats::{DispatchStats, Totals};
+use crate::writer::{self, Key, WriterMsg};
+use apitap_capture::{Backings, Packet};
+use apitap_flow::{FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
+use apitap_http::{Connection, HttpConfig, HttpStats, Sink};
+use apitap_inventory::Inventory;
+use apitap_wire::{DecodeConfig, Decoded, LinkType, Transport};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+/// How the pipeline runs.
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    pub threads: usize,
+    pub decode: DecodeConfig,
+    /// Limits for the whole sensor; each worker gets its share.
+    pub flow: FlowConfig,
+    pub http: HttpConfig,
+    pub max_endpoints: usize,
+    pub batch_size: usize,
+    pub channel_depth: usize,
+    /// Capture-time interval between flow-expiry ticks.
+    pub tick_ns: u64,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            decode: DecodeConfig::default(),
+            flow: FlowConfig::default(),
+            http: HttpConfig::default(),
+            max_endpoints: 100_000,
+            batch_size: 256,
+            channel_depth: 64,
+            tick_ns: 1_000_000_000,
+        }
+    }
+}
+
+/// Where the frames of a batch live.
+#[derive(Debug)]
+pub enum Frames {
+    /// Mapped capture files shared by all batches.
+    Files(Backings),
+    /// Frames copied from a live source into this batch.
+    Owned(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    idx: u64,
+    pkt: Packet,
+    d: Decoded,
+}
+
+#[derive(Debug)]
+struct Batch {
+    frames: Frames,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    fn frame(&self, p: &Packet) -> &[u8] {
+        match &self.frames {
+            Frames::Files(b) => b
+                .get(p.file as usize)
+                .map_or(&[][..], |b| p.data(b.bytes())),
+            Frames::Owned(v) => p.data(v),
+        }
+    }
+}
+
+/// A worker's state at a point in time.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub inventory: Inventory,
+    pub flow: FlowStats,
+    pub http: HttpStats,
+}
+
+enum Msg {
+    Batch(Batch),
+    Tick { idx: u64, ts: u64 },
+    Snapshot(Sender<Snapshot>),
+    End,
+}
+
+/// The running pipeline: call `packet_*` for every packet, then [`Pipeline::finish`].
+pub struct Pipeline {
+    cfg: SensorConfig,
+    shards: Vec<Sender<Msg>>,
+    workers: Vec<JoinHandle<Snapshot>>,
+    writer: Option<JoinHandle<std::io::Result<u64>>>,
+    pending: Vec<Batch>,
+    files: Option<Backings>,
+    idx: u64,
+    max_ts: u64,
+    next_tick: Option<u64>,
+    pub stats: DispatchStats,
+    pub link_types: Vec<u32>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("workers", &self.workers.len())
+            .field("idx", &self.idx)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// Start workers (and the exchange writer when `exchanges` is given).
+    pub fn start(cfg: SensorConfig, exchanges: Option<Box<dyn Write + Send>>) -> Pipeline {
+        let n = cfg.threads.max(1);
+        let (wtx, writer) = match exchanges {
+            Some(out) => {
+                let (tx, rx) = bounded::<WriterMsg>(cfg.channel_depth * n);
+                let h = std::thread::Builder::new()
+                    .name("apitap-writer".into())
+                    .spawn(move || writer::run(rx, n, out));
+                (Some(tx), h.ok())
+            }
+            None => (None, None),
+        };
+        let mut flow = cfg.flow;
+        flow.max_flows = (flow.max_flows / n).max(1);
+        flow.max_ooo_bytes_total = (flow.max_ooo_bytes_total / n).max(1);
+        let mut shards = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for id in 0..n {
+            let (tx, rx) = bounded::<Msg>(cfg.channel_depth);
+            let (http, wtx, max_ep) = (cfg.http, wtx.clone(), cfg.max_endpoints);
+            let h = std::thread::Builder::new()
+                .name(format!("apitap-worker-{id}"))
+                .spawn(move || worker(id, rx, wtx, flow, http, max_ep))
+                .expect("spawning a worker thread");
+            shards.push(tx);
+            workers.push(h);
+        }
+        Pipeline {
+            cfg,
+            shards,
+            workers,
+            writer,
+            pending: Vec::new(),
+            files: None,
+            idx: 0,
+            max_ts: 0,
+            next_tick: None,
+            stats: DispatchStats::default(),
+            link_types: Vec::new(),
+        }
+    }
+
+    /// Use mapped files as the frames of every following `packet_file` call.
+    pub fn set_files(&mut self, files: Backings) {
+        self.files = Some(files);
+        self.pending = (0..self.shards.len()).map(|_| self.new_batch()).collect();
+    }
+
+    fn new_batch(&self) -> Batch {
+        let frames = match &self.files {
+            Some(f) => Frames::Files(f.clone()),
+            None => Frames::Owned(Vec::new()),
+        };
+        Batch {
+            frames,
+            items: Vec::with_capacity(self.cfg.batch_size),
+        }
+    }
+
+    /// A packet located in the files given to [`Pipeline::set_files`].
+    pub fn packet_file(&mut self, pkt: Packet) {
+        let Some(files) = self.files.clone() else {
+            return;
+        };
+        let frame = files
+            .get(pkt.file as usize)
+            .map_or(&[][..], |b| pkt.data(b.bytes()));
+        if let Some((shard, d)) = self.decode(&pkt, frame) {
+            self.push(
+                shard,
+                Item {
+                    idx: self.idx,
+                    pkt,
+                    d,
+                },
+                None,
+            );
+        }
+    }
+
+    /// A packet whose bytes are in `data` (live capture); they are copied into a batch.
+    pub fn packet_owned(&mut self, pkt: Packet, data: &[u8]) {
+        if self.pending.is_empty() {
+            self.pending = (0..self.shards.len()).map(|_| self.new_batch()).collect();
+        }
+        if let Some((shard, d)) = self.decode(&pkt, data) {
+            self.push(
+                shard,
+                Item {
+                    idx: self.idx,
+                    pkt,
+                    d,
+                },
+                Some(data),
+            );
+        }
+    }
+
+    fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded)> {
+        self.clock(pkt.ts);
+        self.idx += 1;
+        self.stats.packets += 1;
+        self.stats.bytes += pkt.caplen as u64;
+        if !self.link_types.contains(&pkt.link) {
+            self.link_types.push(pkt.link);
+        }
+        let d = match apitap_wire::decode(LinkType(pkt.link), frame, &self.cfg.decode) {
+            Ok(d) => d,
+            Err(a) => {
+                self.stats.anomaly(a);
+                return None;
+            }
+        };
+        if d.truncated > 0 {
+            self.stats.truncated_packets += 1;
+        }
+        if d.tunnel != 0 {
+            self.stats.tunnelled += 1;
+        }
+        match d.transport {
+            Transport::Tcp(t) => {
+                self.stats.tcp += 1;
+                let key = FlowKey::new(d.src, t.src_port, d.dst, t.dst_port, d.tunnel);
+                Some(((key.shard_hash() % self.shards.len() as u64) as usize, d))
+            }
+            Transport::Udp { .. } => {
+                self.stats.udp += 1;
+                None
+            }
+            Transport::Fragment(_) => {
+                self.stats.ip_fragments += 1;
+                None
+            }
+            Transport::Other(_) => {
+                self.stats.other_ip += 1;
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, shard: usize, mut item: Item, copy: Option<&[u8]>) {
+        let b = &mut self.pending[shard];
+        if let (Some(data), Frames::Owned(buf)) = (copy, &mut b.frames) {
+            item.pkt.off = buf.len() as u64;
+            item.pkt.file = 0;
+            buf.extend_from_slice(data);
+        }
+        b.items.push(item);
+        if b.items.len() >= self.cfg.batch_size {
+            self.send(shard);
+        }
+    }
+
+    fn send(&mut self, shard: usize) {
+        let fresh = self.new_batch();
+        let full = std::mem::replace(&mut self.pending[shard], fresh);
+        if !full.items.is_empty() {
+            let _ = self.shards[shard].send(Msg::Batch(full));
+        }
+    }
+
+    fn flush_batches(&mut self) {
+        for s in 0..self.pending.len() {
+            self.send(s);
+        }
+    }
+
+    /// Advance capture time; broadcast an expiry tick every `tick_ns`.
+    fn clock(&mut self, ts: u64) {
+        self.max_ts = self.max_ts.max(ts);
+        match self.next_tick {
+            None => self.next_tick = Some(ts.saturating_add(self.cfg.tick_ns)),
+            Some(t) if self.max_ts >= t => {
+                self.flush_batches();
+                self.idx += 1;
+                for s in &self.shards {
+                    let _ = s.send(Msg::Tick {
+                        idx: self.idx,
+                        ts: self.max_ts,
+                    });
+                }
+                self.next_tick = Some(self.max_ts.saturating_add(self.cfg.tick_ns));
+            }
+            _ => {}
+        }
+    }
+
+    /// Let capture time advance without packets (live capture on a quiet link).
+    pub fn idle_tick(&mut self, now: u64) {
+        self.clock(now);
+    }
+
+    /// Current inventory and counters of all workers, without stopping them.
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.flush_batches();
+        let mut replies = Vec::new();
+        for s in &self.shards {
+            let (tx, rx) = bounded(1);
+            if s.send(Msg::Snapshot(tx)).is_ok() {
+                replies.push(rx);
+            }
+        }
+        let mut all = Snapshot {
+            inventory: Inventory::new(self.cfg.max_endpoints),
+            ..Snapshot::default()
+        };
+        for rx in replies {
+            if let Ok(s) = rx.recv() {
+                merge_into(&mut all, &s);
+            }
+        }
+        all
+    }
+
+    /// End of input: close every flow, join the threads, merge their results.
+    pub fn finish(mut self) -> (Snapshot, std::io::Result<u64>) {
+        self.flush_batches();
+        for s in &self.shards {
+            let _ = s.send(Msg::End);
+        }
+        self.shards.clear();
+        let mut all = Snapshot {
+            inventory: Inventory::new(self.cfg.max_endpoints),
+            ..Snapshot::default()
+        };
+        for h in self.workers.drain(..) {
+            if let Ok(s) = h.join() {
+                merge_into(&mut all, &s);
+            }
+        }
+        let written = match self.writer.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("exchange writer thread panicked")),
+            None => Ok(0),
+        };
+        (all, written)
+    }
+
+    /// Fill `t` with the dispatcher's counters and the snapshot's.
+    pub fn totals(&self, snap: &Snapshot, t: &mut Totals) {
+        t.dispatch = self.stats.clone();
+        t.flow = snap.flow;
+        t.http = snap.http;
+        t.endpoints = snap.inventory.endpoints.len() as u64;
+        t.endpoints_dropped = snap.inventory.endpoints_dropped;
+        t.values_capped = snap.inventory.values_capped;
+    }
+}
+
+fn merge_into(all: &mut Snapshot, s: &Snapshot) {
+    all.inventory.merge(&s.inventory);
+    all.flow.add(&s.flow);
+    all.http.add(&s.http);
+}
+
+/// One worker: flow table, HTTP connections and inventory for its share of flows.
+fn worker(
+    id: usize,
+    rx: Receiver<Msg>,
+    out: Option<Sender<WriterMsg>>,
+    flow: FlowConfig,
+    http: HttpConfig,
+    max_ep: usize,
+) -> Snapshot {
+    let mut table: FlowTable<Connection> = FlowTable::new(flow);
+    let mut inv = Inventory::new(max_ep);
+    let mut sink = Sink::default();
+    let mut records: Vec<(Key, String)> = Vec::new();
+    let mut watermark = 0;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Batch(b) => {
+                for it in &b.items {
+                    let frame = b.frame(&it.pkt);
+                    let Transport::Tcp(tcp) = it.d.transport else {
+                        continue;
+                    };
+                    let p = TcpPacket {
+                        ts: it.pkt.ts,
+                        src: SocketAddr::new(it.d.src, tcp.src_port),
+                        dst: SocketAddr::new(it.d.dst, tcp.dst_port),
+                        tunnel: it.d.tunnel,
+                        tcp,
+                        payload: it.d.payload(frame),
+                        missing: it.d.truncated,
+                    };
+                    table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
+                    drain(&mut sink, &mut inv, out.is_some(), it.idx, &mut records);
+                    watermark = it.idx;
+                }
+            }
+            Msg::Tick { idx, ts } => {
+                table.expire(ts, &mut sink);
+                drain(&mut sink, &mut inv, out.is_some(), idx, &mut records);
+                watermark = idx;
+            }
+            Msg::Snapshot(reply) => {
+                let _ = reply.send(Snapshot {
+                    inventory: inv.clone(),
+                    flow: table.stats,
+                    http: sink.stats,
+                });
+                continue;
+            }
+            Msg::End => break,
+        }
+        if let Some(tx) = &out {
+            let _ = tx.send(WriterMsg::Items {
+                worker: id,
+                items: std::mem::take(&mut records),
+                watermark,
+            });
+        }
+    }
+    table.flush(&mut sink);
+    drain(&mut sink, &mut inv, out.is_some(), u64::MAX, &mut records);
+    if let Some(tx) = &out {
+        let _ = tx.send(WriterMsg::Items {
+            worker: id,
+            items: std::mem::take(&mut records),
+            watermark: u64::MAX,
+        });
+    }
+    Snapshot {
+        inventory: inv,
+        flow: table.stats,
+        http: sink.stats,
+    }
+}
+
+/// Count finished exchanges in the inventory and render their records.
+fn drain(
+    sink: &mut Sink,
+    inv: &mut Inventory,
+    render: bool,
+    idx: u64,
+    records: &mut Vec<(Key, String)>,
+) {
+    for (n, x) in sink.exchanges.drain(..).enumerate() {
+        let seen = inv.observe(&x);
+        if render {
+            let mut line = String::with_capacity(512);
+            write_record(&mut line, &x, seen.as_ref());
+            let flow = FlowKey::new(
+                x.client.ip(),
+                x.client.port(),
+                x.server.ip(),
+                x.server.port(),
+                x.tunnel,
+            );
+            records.push((
+                Key {
+                    idx,
+                    flow,
+                    n: n as u32,
+                },
+                line,
+            ));
+        }
+    }
+}

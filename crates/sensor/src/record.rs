@@ -1,0 +1,154 @@
+//! The exchange record: one JSON object per request/response pair (docs/exchanges.md).
+//! Written by hand so the raw request target survives byte for byte: bytes that are not
+//! UTF-8 become lone surrogates U+DC80..U+DCFF (Python's "surrogateescape").
+
+use apitap_http::Exchange;
+use apitap_inventory::{classify_auth, format_ts, split_target, Observed};
+use std::fmt::Write;
+
+/// Append `s` as a JSON string.
+fn json_bytes(out: &mut String, s: &[u8]) {
+    out.push('"');
+    let mut rest = s;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                json_str_body(out, valid);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                json_str_body(out, std::str::from_utf8(good).unwrap_or(""));
+                let n = e.error_len().unwrap_or(bad.len()).max(1);
+                for b in &bad[..n] {
+                    let _ = write!(out, "\\u{:04x}", 0xdc00 + *b as u32);
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn json_str_body(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+fn json_opt_str(out: &mut String, s: Option<&[u8]>) {
+    match s {
+        Some(s) => json_bytes(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn media_type(v: Option<&[u8]>) -> Option<&[u8]> {
+    v.and_then(|v| v.split(|c| *c == b';').next())
+        .map(|m| m.trim_ascii())
+        .filter(|m| !m.is_empty())
+}
+
+/// Append the JSON line of `x` (with its newline) to `out`.
+pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
+    let req = x.request.as_ref();
+    let resp = x.response.as_ref();
+    let ts = req.map(|r| r.ts).or(resp.map(|r| r.ts)).unwrap_or(0);
+    out.push_str("{\"ts\":\"");
+    out.push_str(&format_ts(ts));
+    let _ = write!(
+        out,
+        "\",\"client\":\"{}\",\"server\":\"{}\",\"tunnel\":",
+        x.client, x.server
+    );
+    if x.tunnel == 0 {
+        out.push_str("null");
+    } else {
+        let _ = write!(out, "{}", x.tunnel);
+    }
+    out.push_str(",\"method\":");
+    json_opt_str(out, req.map(|r| r.method.as_bytes()));
+    out.push_str(",\"host\":");
+    json_opt_str(out, seen.map(|s| s.host.as_bytes()));
+    out.push_str(",\"uri\":");
+    json_opt_str(out, req.map(|r| r.uri.as_slice()));
+    out.push_str(",\"http_version\":");
+    match req.map(|r| r.version).or(resp.map(|r| r.version)) {
+        Some(v) => {
+            let _ = write!(out, "\"{}.{}\"", v / 10, v % 10);
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"status\":");
+    match resp {
+        Some(r) => {
+            let _ = write!(out, "{}", r.status);
+        }
+        None => out.push_str("null"),
+    }
+    let _ = write!(
+        out,
+        ",\"request_body_bytes\":{},\"response_body_bytes\":{}",
+        req.map_or(0, |r| r.body.len),
+        resp.map_or(0, |r| r.body.len)
+    );
+    out.push_str(",\"request_content_type\":");
+    json_opt_str(
+        out,
+        media_type(req.and_then(|r| r.headers.get("content-type"))),
+    );
+    out.push_str(",\"response_content_type\":");
+    json_opt_str(
+        out,
+        media_type(resp.and_then(|r| r.headers.get("content-type"))),
+    );
+    out.push_str(",\"auth\":");
+    match req {
+        Some(r) => {
+            let kinds = classify_auth(&r.headers, split_target(&r.uri).1);
+            out.push('[');
+            for (i, k) in kinds.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(k.name());
+                out.push('"');
+            }
+            out.push(']');
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"latency_ms\":");
+    match (req, resp) {
+        (Some(q), Some(r)) if r.ts_end >= q.ts => {
+            let _ = write!(out, "{:.3}", (r.ts_end - q.ts) as f64 / 1e6);
+        }
+        _ => out.push_str("null"),
+    }
+    out.push_str(",\"endpoint\":");
+    json_opt_str(out, seen.map(|s| s.path.as_bytes()));
+    let _ = write!(out, ",\"gap\":{}}}\n", x.gap());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_bytes;
+
+    #[test]
+    fn raw_bytes_survive_as_surrogates() {
+        let mut s = String::new();
+        json_bytes(&mut s, b"/a\"b\\\n\xff\xc3\xa9");
+        assert_eq!(s, "\"/a\\\"b\\\\\\n\\udcff\u{e9}\"");
+    }
+}
