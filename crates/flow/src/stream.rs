@@ -25,7 +25,8 @@ impl Default for StreamConfig {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery<'a> {
     /// Bytes at stream offset `offset`. `ack` is the peer-stream offset the carrying segment
-    /// acknowledged, when known; `ts` is its capture time.
+    /// acknowledged, when known; `ts` is when the bytes became deliverable in order (the
+    /// capture time of the segment that completed them), so it never goes backwards.
     Data {
         offset: u64,
         ts: u64,
@@ -89,6 +90,8 @@ pub struct Stream {
     fin_at: Option<u64>,
     /// Highest offset the receiver acknowledged.
     acked: u64,
+    /// Capture time of the latest segment: held bytes are delivered at this time.
+    now: u64,
     pub counters: StreamCounters,
 }
 
@@ -152,6 +155,7 @@ impl Stream {
         } else if self.base.is_none() {
             self.base = Some(s.seq);
         }
+        self.now = self.now.max(s.ts);
         let seq = if s.syn { s.seq.wrapping_add(1) } else { s.seq };
         let Some(off) = self.lift(seq) else {
             self.counters.data_before_start += 1;
@@ -337,7 +341,7 @@ impl Stream {
             let data = h.data.get(skip..).unwrap_or(&[]);
             let missing =
                 (h.missing as u64).saturating_sub(skip.saturating_sub(h.data.len()) as u64);
-            self.emit(data, missing, h.ts, h.ack, out);
+            self.emit(data, missing, h.ts.max(self.now), h.ack, out);
         }
     }
 

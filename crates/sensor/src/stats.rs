@@ -118,7 +118,7 @@ impl Totals {
         }));
         m.insert("flow".into(), json!({
             "tcp_segments": f.tcp_segments, "tcp_payload_bytes": f.tcp_payload_bytes,
-            "flows": f.flows, "flows_midstream": f.flows_midstream, "max_active_flows": f.max_active_flows,
+            "flows": f.flows, "flows_midstream": f.flows_midstream,
             "closed_fin": f.closed_fin, "closed_rst": f.closed_rst, "closed_timeout": f.closed_timeout,
             "closed_reused": f.closed_reused, "closed_end": f.closed_end,
             "flows_dropped_table_full": f.flows_dropped_table_full, "segments_without_flow": f.segments_without_flow,

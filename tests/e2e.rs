@@ -1,0 +1,311 @@
+//! End-to-end: the `apitap` binary on the committed fixtures, against golden files and known
+//! truths. Regenerate the golden files with `APITAP_UPDATE_GOLDEN=1 cargo test --test e2e`
+//! and review the diff.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn apitap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run apitap")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("apitap-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d.join(name)
+}
+
+/// Replay `files` with extra args; return (inventory with volatile fields redacted, exchanges).
+fn replay(files: &[&str], extra: &[&str], tag: &str) -> (Value, String) {
+    let inv = tmp(&format!("{tag}.json"));
+    let ex = tmp(&format!("{tag}.jsonl"));
+    let mut args = vec![
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().expect("utf8"),
+        "--exchanges",
+        ex.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(files);
+    let out = apitap(&args);
+    assert!(
+        out.status.success(),
+        "apitap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&inv).expect("inventory written"))
+        .expect("inventory is JSON");
+    doc["generated_at"] = Value::from("<redacted>");
+    (
+        doc,
+        std::fs::read_to_string(&ex).expect("exchanges written"),
+    )
+}
+
+fn exchanges(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect()
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("APITAP_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from golden (APITAP_UPDATE_GOLDEN=1 to accept):\n{}",
+        first_diff(&expected, actual)
+    );
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("json")
+}
+
+fn first_diff(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}:\n- {x}\n+ {y}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: {} vs {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
+}
+
+#[test]
+fn demo_matches_golden() {
+    let (doc, ex) = replay(&["fixtures/demo/demo.pcap"], &[], "demo");
+    golden(
+        "demo.inventory.json",
+        &(serde_json::to_string_pretty(&doc).expect("json") + "\n"),
+    );
+    golden("demo.exchanges.jsonl", &ex);
+}
+
+#[test]
+fn demo_templates_ids_and_sees_every_exchange() {
+    let (doc, ex) = replay(&["fixtures/demo/demo.pcap"], &[], "demo-facts");
+    let rows = exchanges(&ex);
+    // api_client.py makes 82 calls plus one raw HTTP/1.0 request.
+    assert_eq!(rows.len(), 83);
+    assert!(rows
+        .iter()
+        .all(|r| r["status"].is_u64() && r["method"].is_string()));
+    let paths: Vec<(&str, &str, &str)> = doc["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or(""),
+                e["method"].as_str().unwrap_or(""),
+                e["path"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for want in [
+        ("api.shop.example", "GET", "/api/v1/users/{id}"),
+        ("api.shop.example", "GET", "/api/v1/users/me"),
+        ("api.shop.example", "GET", "/api/v1/users/{id}/orders"),
+        ("api.shop.example", "DELETE", "/api/v1/orders/{id}"),
+        ("api.shop.example", "GET", "/api/v1/products/{id}"),
+        ("admin.shop.example", "GET", "/admin/v1/audit-logs/{id}"),
+        ("10.77.0.1:8080", "GET", "/health"),
+    ] {
+        assert!(
+            paths.contains(&want),
+            "missing endpoint {want:?} in {paths:?}"
+        );
+    }
+    assert_eq!(doc["stats"]["dropped"], serde_json::json!({}));
+    let users = doc["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .find(|e| e["path"] == "/api/v1/users/{id}")
+        .expect("users");
+    assert_eq!(
+        users["path_params"],
+        serde_json::json!([{"name": "id", "type": "integer"}])
+    );
+    assert_eq!(users["auth"], serde_json::json!(["none", "bearer"]));
+    assert_eq!(users["unauthenticated_success"], true);
+}
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    for files in [
+        &["fixtures/demo/demo.pcap"][..],
+        &["fixtures/synth/reorder.pcap", "fixtures/synth/vxlan.pcap"][..],
+    ] {
+        let (doc1, ex1) = replay(files, &["--threads", "1"], "t1");
+        for n in ["2", "3", "8"] {
+            let (doc, ex) = replay(files, &["--threads", n], &format!("t{n}"));
+            assert!(
+                ex == ex1,
+                "exchanges differ with {n} threads on {files:?}: {}",
+                first_diff(&ex1, &ex)
+            );
+            let (a, b) = (pretty(&doc1), pretty(&doc));
+            assert!(
+                a == b,
+                "inventory differs with {n} threads on {files:?}: {}",
+                first_diff(&a, &b)
+            );
+        }
+    }
+}
+
+#[test]
+fn pcapng_with_mixed_link_types() {
+    let (doc, ex) = replay(&["fixtures/synth/mixed-links.pcapng"], &[], "mixed");
+    let rows = exchanges(&ex);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["uri"], "/api/items/1");
+    assert_eq!(rows[1]["server"], "10.0.1.2:8080");
+    assert_eq!(rows[1]["ts"], "2023-11-14T22:13:21.003000Z");
+    assert_eq!(doc["capture"]["link_types"], serde_json::json!([1, 276]));
+}
+
+#[test]
+fn reordered_retransmitted_pipelined_chunked() {
+    let (doc, ex) = replay(&["fixtures/synth/reorder.pcap"], &[], "reorder");
+    let rows = exchanges(&ex);
+    let got: Vec<(&str, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap_or(""),
+                r["status"].as_u64().unwrap_or(0),
+                r["response_body_bytes"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/api/items/10", 200, 11),
+            ("/api/items/11", 200, 10),
+            ("/api/items/12", 200, 10)
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["endpoint"] == "/api/items/{id}" && r["gap"] == false));
+    assert_eq!(doc["stats"]["tcp_gaps"], 0);
+    assert_eq!(doc["stats"]["flow"]["retransmitted_segments"], 1);
+}
+
+#[test]
+fn vxlan_sessions_are_separate_flows() {
+    let (doc, ex) = replay(&["fixtures/synth/vxlan.pcap"], &[], "vxlan");
+    let rows = exchanges(&ex);
+    let tunnels: Vec<u64> = rows
+        .iter()
+        .map(|r| r["tunnel"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(tunnels, vec![7001, 7002]);
+    assert_eq!(doc["stats"]["flows"], 2);
+}
+
+#[test]
+fn several_files_merge_by_timestamp() {
+    let (_, ex) = replay(
+        &["fixtures/synth/split-b.pcap", "fixtures/synth/split-a.pcap"],
+        &[],
+        "split",
+    );
+    let rows = exchanges(&ex);
+    let got: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap_or(""),
+                r["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![("/api/items/21", 200), ("/api/items/22", 200)]);
+}
+
+#[test]
+fn truncated_file_is_read_up_to_the_damage() {
+    let (doc, ex) = replay(&["fixtures/synth/truncated.pcap"], &[], "trunc");
+    let rows = exchanges(&ex);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["status"], 200);
+    assert_eq!(rows[1]["status"], Value::Null);
+    assert_eq!(doc["stats"]["capture"]["truncated_files"], 1);
+    assert_eq!(doc["stats"]["dropped"]["truncated_capture_files"], 1);
+}
+
+#[test]
+fn inventory_to_stdout() {
+    let out = apitap(&["replay", "-q", "-o", "-", "fixtures/synth/vxlan.pcap"]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is the inventory");
+    assert_eq!(doc["apitap_inventory"], 1);
+    assert_eq!(doc["endpoints"][0]["path"], "/api/items/{id}");
+}
+
+fn one_line_error(out: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_and_nonzero_exit() {
+    let out = apitap(&["replay", "fixtures/synth/not-a-capture.pcap"]);
+    one_line_error(&out, 1, "not a pcap or pcapng file");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    let out = apitap(&["replay", "fixtures/does-not-exist.pcap"]);
+    one_line_error(&out, 1, "No such file");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    one_line_error(
+        &apitap(&["replay", "--threads", "0", "fixtures/demo/demo.pcap"]),
+        2,
+        "threads",
+    );
+    one_line_error(
+        &apitap(&["replay", "--no-such-flag", "fixtures/demo/demo.pcap"]),
+        2,
+        "no-such-flag",
+    );
+    one_line_error(&apitap(&["replay"]), 2, "FILE");
+    // A failed run leaves no partial output behind.
+    let inv = tmp("never.json");
+    let _ = apitap(&[
+        "replay",
+        "-o",
+        inv.to_str().expect("utf8"),
+        "fixtures/synth/not-a-capture.pcap",
+    ]);
+    assert!(!inv.exists());
+}
