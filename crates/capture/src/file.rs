@@ -373,3 +373,64 @@ impl Iterator for FileSet {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn legacy(be: bool, nanos: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut f = Vec::new();
+        f.extend(w32(magic));
+        f.extend(w16(2));
+        f.extend(w16(4));
+        f.extend(w32(0));
+        f.extend(w32(0));
+        f.extend(w32(65535));
+        f.extend(w32(1));
+        for (s, frac, data) in records {
+            f.extend(w32(*s));
+            f.extend(w32(*frac));
+            f.extend(w32(data.len() as u32));
+            f.extend(w32(data.len() as u32 + 10));
+            f.extend_from_slice(data);
+        }
+        f
+    }
+
+    fn read_all(data: &[u8]) -> (Vec<Packet>, FileStats) {
+        let mut f = CaptureFile::open("t", 0, data).expect("recognised");
+        let mut v = Vec::new();
+        while let Some(p) = f.next_packet(data) {
+            v.push(p);
+        }
+        (v, f.stats)
+    }
+
+    #[test]
+    fn both_byte_orders_and_resolutions() {
+        for be in [false, true] {
+            for nanos in [false, true] {
+                let data = legacy(be, nanos, &[(10, 5, b"abc"), (11, 7, b"defg")]);
+                let (pkts, st) = read_all(&data);
+                assert_eq!(pkts.len(), 2, "be={be} nanos={nanos}");
+                let unit = if nanos { 1 } else { 1000 };
+                assert_eq!(pkts[0].ts, 10_000_000_000 + 5 * unit);
+                assert_eq!(pkts[1].data(&data), b"defg");
+                assert_eq!((pkts[1].caplen, pkts[1].origlen, pkts[1].link), (4, 14, 1));
+                assert_eq!(st.snaplen_cut, 2);
+            }
+        }
+    }
+
+    #[test]
+    fn damage_is_counted_not_fatal() {
+        let data = legacy(false, false, &[(1, 0, b"one"), (2, 0, b"two")]);
+        let (pkts, st) = read_all(&data[..data.len() - 2]);
+        assert_eq!((pkts.len(), st.truncated_files), (1, 1));
+        assert!(CaptureFile::open("t", 0, b"garbage!garbage!garbage!").is_err());
+        assert!(CaptureFile::open("t", 0, b"ab").is_err());
+    }
+}

@@ -60,10 +60,11 @@ impl LiveSource {
             .snaplen(cfg.snaplen)
             .buffer_size(cfg.buffer_size)
             .timeout(cfg.timeout_ms)
-            .immediate_mode(true)
             .open()
             .map_err(|e| err("cannot open", e))?;
-        let mut cap = cap;
+        // Non-blocking: a read timeout is not honoured on every kernel (a quiet link would block
+        // shutdown forever), so an empty read returns at once and the caller idles briefly.
+        let mut cap = cap.setnonblock().map_err(|e| err("cannot set non-blocking", e))?;
         if let Some(expr) = &cfg.bpf {
             cap.filter(expr, true)
                 .map_err(|e| err("bad BPF filter", e))?;
@@ -77,8 +78,8 @@ impl LiveSource {
         self.link
     }
 
-    /// Wait for the next packet and append its bytes to `buf`; `Ok(None)` when the read timed
-    /// out with nothing to deliver.
+    /// The next packet, its bytes appended to `buf`; `Ok(None)` after a short idle wait when
+    /// nothing has arrived.
     pub fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Packet>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
@@ -95,7 +96,10 @@ impl LiveSource {
                     origlen: p.header.len,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(pcap::Error::TimeoutExpired) => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                Ok(None)
+            }
             Err(e) => Err(CaptureError::Live(format!("capture failed: {e}"))),
         }
     }

@@ -57,7 +57,10 @@ fn run(segs: &[(u32, Vec<u8>)], isn: u32, cfg: StreamConfig) -> Vec<Option<u8>> 
     got
 }
 
-fn segments() -> impl Strategy<Value = (Vec<u8>, Vec<(u32, Vec<u8>)>, u32)> {
+/// (stream bytes, segments as (offset, bytes), initial sequence number)
+type Case = (Vec<u8>, Vec<(u32, Vec<u8>)>, u32);
+
+fn segments() -> impl Strategy<Value = Case> {
     (1usize..3000, any::<u32>(), any::<u64>())
         .prop_flat_map(|(len, isn, seed)| {
             let data: Vec<u8> = (0..len)

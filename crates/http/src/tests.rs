@@ -31,9 +31,8 @@ fn run_split(evs: &[Ev<'_>], saw_syn: bool, split: usize) -> Sink {
     let mut conn = Connection::new(HttpConfig::default(), &ctx);
     let mut out = Sink::default();
     let mut off = [0u64; 2];
-    let mut ts = 0;
-    for ev in evs {
-        ts += 1;
+    for (i, ev) in evs.iter().enumerate() {
+        let ts = i as u64 + 1;
         let (dir, data, ack) = match *ev {
             Ev::C(d) => (Dir::Orig, d, None),
             Ev::S(d, a) => (Dir::Resp, d, Some(a)),

@@ -138,7 +138,7 @@ pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
     }
     out.push_str(",\"endpoint\":");
     json_opt_str(out, seen.map(|s| s.path.as_bytes()));
-    let _ = write!(out, ",\"gap\":{}}}\n", x.gap());
+    let _ = writeln!(out, ",\"gap\":{}}}", x.gap());
 }
 
 #[cfg(test)]

@@ -47,22 +47,7 @@ pub fn run(
         if watermark == u64::MAX {
             done[worker] = true;
         }
-        loop {
-            let Some((w, key)) = queues
-                .iter()
-                .enumerate()
-                .filter_map(|(i, q)| q.front().map(|(k, _)| (i, *k)))
-                .min_by_key(|(_, k)| *k)
-            else {
-                break;
-            };
-            let safe = queues
-                .iter()
-                .zip(&marks)
-                .all(|(q, m)| !q.is_empty() || *m >= key.idx);
-            if !safe {
-                break;
-            }
+        while let Some(w) = next_ready(&queues, &marks) {
             if let Some((_, line)) = queues[w].pop_front() {
                 if err.is_none() {
                     if let Err(e) = out.write_all(line.as_bytes()) {
@@ -81,4 +66,12 @@ pub fn run(
     }
     out.flush()?;
     Ok(written)
+}
+
+/// The worker holding the smallest pending record, if no worker can still produce a smaller
+/// one: every other worker either has records queued or has passed that record's index.
+fn next_ready(queues: &[VecDeque<(Key, String)>], marks: &[u64]) -> Option<usize> {
+    let (w, key) = queues.iter().enumerate().filter_map(|(i, q)| q.front().map(|(k, _)| (i, *k))).min_by_key(|(_, k)| *k)?;
+    let safe = queues.iter().zip(marks).all(|(q, m)| !q.is_empty() || *m >= key.idx);
+    safe.then_some(w)
 }

@@ -17,10 +17,13 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    pub const C_HDLC: LinkType = LinkType(104);
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    pub const NFLOG: LinkType = LinkType(239);
 
     /// Whether [`crate::decode`] understands this link type.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
+        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 104 | 105 | 108 | 113 | 127 | 228 | 229 | 239 | 276)
     }
 }
 
@@ -72,8 +75,68 @@ pub(crate) fn strip(link: LinkType, frame: &[u8], vlan: &mut u16) -> Result<(Net
             }
             ethertype(proto, frame, 20, vlan)
         }
+        104 => {
+            // Cisco HDLC: address, control, then an EtherType.
+            let proto = be16(frame, 2).ok_or(Anomaly::TruncatedLink)?;
+            ethertype(proto, frame, 4, vlan)
+        }
+        105 => ieee80211(frame, 0),
+        127 => {
+            let len = u16::from_le_bytes([*frame.get(2).ok_or(Anomaly::TruncatedLink)?, *frame.get(3).ok_or(Anomaly::TruncatedLink)?]);
+            ieee80211(frame, len as usize)
+        }
+        239 => nflog(frame),
         _ => Err(Anomaly::UnknownLinkType),
     }
+}
+
+/// An 802.11 data frame with LLC/SNAP encapsulation, starting at `off`.
+fn ieee80211(frame: &[u8], off: usize) -> Result<(Net, usize), Anomaly> {
+    let fc = *frame.get(off).ok_or(Anomaly::TruncatedLink)?;
+    let flags = *frame.get(off + 1).ok_or(Anomaly::TruncatedLink)?;
+    if (fc >> 2) & 0x3 != 2 {
+        return Err(Anomaly::NotIp); // management or control frame
+    }
+    if flags & 0x40 != 0 {
+        return Err(Anomaly::NotIp); // protected (encrypted) payload
+    }
+    let mut hdr = 24;
+    if flags & 0x03 == 0x03 {
+        hdr += 6; // four addresses (WDS)
+    }
+    if (fc >> 4) & 0x8 != 0 {
+        hdr += 2; // QoS data
+    }
+    let llc = off + hdr;
+    if frame.get(llc..llc + 6) != Some(&[0xaa, 0xaa, 0x03, 0, 0, 0][..]) {
+        return Err(Anomaly::NotIp);
+    }
+    let proto = be16(frame, llc + 6).ok_or(Anomaly::TruncatedLink)?;
+    let mut no_vlan = 0;
+    ethertype(proto, frame, llc + 8, &mut no_vlan)
+}
+
+/// Linux NFLOG: a 4-byte header, then TLVs (little-endian length and type, 4-byte aligned);
+/// type 9 carries the packet from its network header.
+fn nflog(frame: &[u8]) -> Result<(Net, usize), Anomaly> {
+    let family = *frame.first().ok_or(Anomaly::TruncatedLink)?;
+    let mut off = 4;
+    while off + 4 <= frame.len() {
+        let len = u16::from_le_bytes([frame[off], frame[off + 1]]) as usize;
+        let ty = u16::from_le_bytes([frame[off + 2], frame[off + 3]]);
+        if len < 4 {
+            return Err(Anomaly::TruncatedLink);
+        }
+        if ty == 9 {
+            return match family {
+                2 => Ok((Net::Ipv4, off + 4)),
+                10 => Ok((Net::Ipv6, off + 4)),
+                _ => Ok((Net::Ip, off + 4)),
+            };
+        }
+        off += (len + 3) & !3;
+    }
+    Err(Anomaly::TruncatedLink)
 }
 
 /// An Ethernet II frame, with any VLAN/QinQ tags, MPLS labels or PPPoE session header.
