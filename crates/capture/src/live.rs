@@ -64,7 +64,9 @@ impl LiveSource {
             .map_err(|e| err("cannot open", e))?;
         // Non-blocking: a read timeout is not honoured on every kernel (a quiet link would block
         // shutdown forever), so an empty read returns at once and the caller idles briefly.
-        let mut cap = cap.setnonblock().map_err(|e| err("cannot set non-blocking", e))?;
+        let mut cap = cap
+            .setnonblock()
+            .map_err(|e| err("cannot set non-blocking", e))?;
         if let Some(expr) = &cfg.bpf {
             cap.filter(expr, true)
                 .map_err(|e| err("bad BPF filter", e))?;

@@ -71,7 +71,14 @@ pub fn run(
 /// The worker holding the smallest pending record, if no worker can still produce a smaller
 /// one: every other worker either has records queued or has passed that record's index.
 fn next_ready(queues: &[VecDeque<(Key, String)>], marks: &[u64]) -> Option<usize> {
-    let (w, key) = queues.iter().enumerate().filter_map(|(i, q)| q.front().map(|(k, _)| (i, *k))).min_by_key(|(_, k)| *k)?;
-    let safe = queues.iter().zip(marks).all(|(q, m)| !q.is_empty() || *m >= key.idx);
+    let (w, key) = queues
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| q.front().map(|(k, _)| (i, *k)))
+        .min_by_key(|(_, k)| *k)?;
+    let safe = queues
+        .iter()
+        .zip(marks)
+        .all(|(q, m)| !q.is_empty() || *m >= key.idx);
     safe.then_some(w)
 }

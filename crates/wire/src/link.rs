@@ -23,7 +23,10 @@ impl LinkType {
 
     /// Whether [`crate::decode`] understands this link type.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 104 | 105 | 108 | 113 | 127 | 228 | 229 | 239 | 276)
+        matches!(
+            self.0,
+            0 | 1 | 12 | 14 | 101 | 104 | 105 | 108 | 113 | 127 | 228 | 229 | 239 | 276
+        )
     }
 }
 
@@ -82,7 +85,10 @@ pub(crate) fn strip(link: LinkType, frame: &[u8], vlan: &mut u16) -> Result<(Net
         }
         105 => ieee80211(frame, 0),
         127 => {
-            let len = u16::from_le_bytes([*frame.get(2).ok_or(Anomaly::TruncatedLink)?, *frame.get(3).ok_or(Anomaly::TruncatedLink)?]);
+            let len = u16::from_le_bytes([
+                *frame.get(2).ok_or(Anomaly::TruncatedLink)?,
+                *frame.get(3).ok_or(Anomaly::TruncatedLink)?,
+            ]);
             ieee80211(frame, len as usize)
         }
         239 => nflog(frame),
