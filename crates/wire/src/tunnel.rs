@@ -44,7 +44,10 @@ pub(crate) fn udp(
 }
 
 /// A GRE header (RFC 2784/2890) and, for ERSPAN, the mirror header after it.
-/// Returns the inner protocol, the key or ERSPAN session id, and the total header length.
+/// Returns the inner protocol, the ERSPAN session id, and the total header length.
+///
+/// A plain GRE key is not treated as a mirror-session id: mirrors in the wild put a different
+/// key on each direction of the same connection (zeek/erspan-http), which would split flows.
 pub(crate) fn gre(p: &[u8]) -> Result<(Net, Option<u32>, usize), Anomaly> {
     let h = p.get(..4).ok_or(Anomaly::BadTunnel)?;
     let (flags, version) = (h[0], h[1] & 0x07);
@@ -56,10 +59,9 @@ pub(crate) fn gre(p: &[u8]) -> Result<(Net, Option<u32>, usize), Anomaly> {
     if flags & GRE_C != 0 {
         len += 4;
     }
-    let mut key = None;
+    let key = None;
     if flags & GRE_K != 0 {
-        let k = p.get(len..len + 4).ok_or(Anomaly::BadTunnel)?;
-        key = Some(u32::from_be_bytes([k[0], k[1], k[2], k[3]]));
+        p.get(len..len + 4).ok_or(Anomaly::BadTunnel)?;
         len += 4;
     }
     let seq = flags & GRE_S != 0;
