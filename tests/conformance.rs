@@ -6,8 +6,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const MIN_AGREEMENT: f64 = 0.955;
-const MIN_PRECISION: f64 = 0.96;
+const MIN_AGREEMENT: f64 = 0.965;
+const MIN_PRECISION: f64 = 0.97;
 
 #[test]
 fn corpus_conformance() {

@@ -1,7 +1,7 @@
 //! A connection: both directions, and the pairing of requests with responses.
 
 use crate::body::{request_framing, response_framing, Framing};
-use crate::half::{At, Current, Event, Half};
+use crate::half::{At, Current, Event, Half, Role};
 use crate::head::StartLine;
 use crate::{Exchange, HttpConfig, Request, Response, Sink};
 use apitap_flow::{CloseReason, Delivery, Dir, FlowCtx, Handler};
@@ -38,7 +38,9 @@ pub struct Connection {
     interim: [bool; 2],
     /// Bytes were lost on the response side since the last response head.
     resp_gap: bool,
-    tunnel_after: Option<u64>,
+    /// After this transaction's response the stream is a tunnel: `true` for CONNECT (parse
+    /// what flows inside), `false` for an upgrade (WebSocket, h2c: stop parsing).
+    tunnel_after: Option<(u64, bool)>,
     http_seen: bool,
     data_seen: bool,
 }
@@ -87,12 +89,29 @@ impl Connection {
             self.http_seen = true;
             out.stats.http_streams += 1;
         }
+        // Once one side is known, the other side's role follows.
+        let (is_req, http09) = match &self.halves[d].cur.as_ref()?.head.start {
+            StartLine::Request { version, .. } => (true, *version == 9),
+            StartLine::Response { .. } => (false, false),
+        };
+        let peer = &mut self.halves[dir.other().idx()];
+        if peer.role == Role::Unknown {
+            peer.role = if is_req {
+                Role::Responses
+            } else {
+                Role::Requests
+            };
+        }
+        if http09 {
+            peer.expect_http09_answer();
+        }
         let cur = self.halves[d].cur.as_ref()?;
         let (offset, ack) = (cur.offset, cur.ack);
         match &cur.head.start {
             StartLine::Request { method, .. } => {
                 self.client.get_or_insert(dir);
                 out.stats.requests += 1;
+
                 let framing = request_framing(&cur.head.headers, &mut out.stats);
                 let method = method.clone();
                 let id = self.attach_request(ctx, offset, method, out);
@@ -103,6 +122,7 @@ impl Connection {
             StartLine::Response { status, .. } => {
                 let status = *status;
                 self.client.get_or_insert(dir.other());
+
                 if (100..200).contains(&status) && status != 101 {
                     out.stats.interim_responses += 1;
                     self.interim[d] = true;
@@ -120,7 +140,7 @@ impl Connection {
                     .as_deref()
                     .is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
                 if status == 101 || (is_connect && (200..300).contains(&status)) {
-                    self.tunnel_after = Some(txn.id);
+                    self.tunnel_after = Some((txn.id, status != 101));
                     if status == 101 {
                         out.stats.upgrades += 1
                     } else {
@@ -272,9 +292,16 @@ impl Connection {
                 t.resp_done = true;
             }
         }
-        if self.tunnel_after == Some(id) && t.resp_done {
-            for h in &mut self.halves {
-                h.kill();
+        if let Some((tid, connect)) = self.tunnel_after {
+            if tid == id && t.resp_done {
+                self.tunnel_after = None;
+                for h in &mut self.halves {
+                    if connect {
+                        h.restart();
+                    } else {
+                        h.kill();
+                    }
+                }
             }
         }
         self.emit_ready(ctx, out);

@@ -68,6 +68,8 @@ pub(crate) struct Half {
     pub cur: Option<Current>,
     pub ever_http: bool,
     probed: u64,
+    /// The request was HTTP/0.9: an answer without a status line is a bare body.
+    http09_answer: bool,
 }
 
 impl Half {
@@ -87,12 +89,25 @@ impl Half {
             cur: None,
             ever_http: false,
             probed: 0,
+            http09_answer: false,
         }
     }
 
     pub fn kill(&mut self) {
         self.state = State::Dead;
         self.buf = Vec::new();
+    }
+
+    /// The peer sent an HTTP/0.9 request.
+    pub fn expect_http09_answer(&mut self) {
+        self.http09_answer = true;
+    }
+
+    /// Start over as a fresh stream (inside a CONNECT tunnel), keeping the stream position.
+    pub fn restart(&mut self) {
+        let pos = self.pos;
+        *self = Half::new(false);
+        self.pos = pos;
     }
 
     /// Consume bytes from `input` until an event occurs or the input is used up.
@@ -212,12 +227,16 @@ impl Half {
                 return None;
             }
             match self.starts_message(input) {
+                Some(false) if self.http09_answer => {
+                    // The HTTP/0.9 answer: a body until the connection closes.
+                    self.kill();
+                    return None;
+                }
                 Some(false) => {
                     st.bad_heads += u64::from(self.ever_http);
+                    // Not HTTP here: maybe a protocol prefix (SOCKS, PROXY) before it. Look for
+                    // a message start within the probe budget.
                     self.state = State::Resync;
-                    if !self.ever_http {
-                        self.probe_budget(cfg.max_probe_bytes as usize + 1, cfg, st);
-                    }
                     return None;
                 }
                 None => {}
@@ -238,6 +257,11 @@ impl Half {
         let room = cfg.max_head_bytes.saturating_sub(old);
         let take = input.len().min(room);
         self.buf.extend_from_slice(&input[..take]);
+        if old < 24 && self.starts_message(&self.buf) == Some(false) && self.http09_answer {
+            self.buf.clear();
+            self.kill();
+            return None;
+        }
         if old < 24 && self.starts_message(&self.buf) == Some(false) {
             // Not a message after all: drop the buffered bytes and rescan this input.
             self.buf.truncate(old);
