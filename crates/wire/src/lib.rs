@@ -303,7 +303,7 @@ impl<'a> State<'a> {
         let payload = udp.payload();
         let off = offset_in(self.frame, payload);
         if missing == 0 {
-            if let Some((net, vni, hdr)) = tunnel::udp(dp, payload, self)? {
+            if let Some((net, vni, hdr)) = tunnel::udp(sp, dp, payload, self)? {
                 self.tunnel = vni;
                 return self.nested(net, off + hdr);
             }
