@@ -1,5 +1,5 @@
-//! apitap-flow: per-connection state. The flow table, TCP reassembly of both directions,
-//! gaps, idle timeouts and the caps that keep all of it bounded.
+//! apitap-flow: per-connection state. IP defragmentation, the flow table, TCP reassembly of
+//! both directions, gaps, idle timeouts and the caps that keep all of it bounded.
 //!
 //! Invariants:
 //! - Flows are keyed by the canonical 5-tuple plus the tunnel id: the same addresses in two
@@ -13,10 +13,12 @@
 //! - The table never decides anything about application protocols: that is the handler's job.
 #![forbid(unsafe_code)]
 
+mod defrag;
 mod key;
 mod stream;
 mod table;
 
+pub use defrag::{Defrag, DefragConfig, DefragStats};
 pub use key::{Dir, FlowKey};
 pub use stream::{Delivery, Seg, Stream, StreamConfig, StreamCounters};
 pub use table::{CloseReason, FlowConfig, FlowCtx, FlowStats, FlowTable, Handler, TcpPacket};

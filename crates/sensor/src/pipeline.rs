@@ -4,7 +4,7 @@ use crate::record::write_record;
 use crate::stats::{DispatchStats, Totals};
 use crate::writer::{self, Key, WriterMsg};
 use apitap_capture::{Backings, Packet};
-use apitap_flow::{FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
+use apitap_flow::{Defrag, DefragConfig, FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
 use apitap_http::{Connection, HttpConfig, HttpStats, Sink};
 use apitap_inventory::Inventory;
 use apitap_wire::{DecodeConfig, Decoded, LinkType, Transport};
@@ -48,8 +48,8 @@ impl Default for SensorConfig {
 pub enum Frames {
     /// Mapped capture files shared by all batches.
     Files(Backings),
-    /// Frames copied from a live source into this batch.
-    Owned(Vec<u8>),
+    /// Every frame is in the batch's own buffer (live capture).
+    None,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,21 +57,27 @@ struct Item {
     idx: u64,
     pkt: Packet,
     d: Decoded,
+    /// The frame is in the batch's own buffer (copied live, or a reassembled datagram).
+    owned: bool,
 }
 
 #[derive(Debug)]
 struct Batch {
     frames: Frames,
+    owned: Vec<u8>,
     items: Vec<Item>,
 }
 
 impl Batch {
-    fn frame(&self, p: &Packet) -> &[u8] {
+    fn frame(&self, it: &Item) -> &[u8] {
+        if it.owned {
+            return it.pkt.data(&self.owned);
+        }
         match &self.frames {
             Frames::Files(b) => b
-                .get(p.file as usize)
-                .map_or(&[][..], |b| p.data(b.bytes())),
-            Frames::Owned(v) => p.data(v),
+                .get(it.pkt.file as usize)
+                .map_or(&[][..], |b| it.pkt.data(b.bytes())),
+            Frames::None => &[],
         }
     }
 }
@@ -104,6 +110,7 @@ pub struct Pipeline {
     next_tick: Option<u64>,
     pub stats: DispatchStats,
     pub link_types: Vec<u32>,
+    defrag: Defrag,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -156,6 +163,7 @@ impl Pipeline {
             next_tick: None,
             stats: DispatchStats::default(),
             link_types: Vec::new(),
+            defrag: Defrag::new(DefragConfig::default()),
         }
     }
 
@@ -168,10 +176,11 @@ impl Pipeline {
     fn new_batch(&self) -> Batch {
         let frames = match &self.files {
             Some(f) => Frames::Files(f.clone()),
-            None => Frames::Owned(Vec::new()),
+            None => Frames::None,
         };
         Batch {
             frames,
+            owned: Vec::new(),
             items: Vec::with_capacity(self.cfg.batch_size),
         }
     }
@@ -184,16 +193,14 @@ impl Pipeline {
         let frame = files
             .get(pkt.file as usize)
             .map_or(&[][..], |b| pkt.data(b.bytes()));
-        if let Some((shard, d)) = self.decode(&pkt, frame) {
-            self.push(
-                shard,
-                Item {
-                    idx: self.idx,
-                    pkt,
-                    d,
-                },
-                None,
-            );
+        if let Some((shard, d, whole)) = self.decode(&pkt, frame) {
+            let item = Item {
+                idx: self.idx,
+                pkt,
+                d,
+                owned: false,
+            };
+            self.push(shard, item, whole.as_deref());
         }
     }
 
@@ -202,20 +209,20 @@ impl Pipeline {
         if self.pending.is_empty() {
             self.pending = (0..self.shards.len()).map(|_| self.new_batch()).collect();
         }
-        if let Some((shard, d)) = self.decode(&pkt, data) {
-            self.push(
-                shard,
-                Item {
-                    idx: self.idx,
-                    pkt,
-                    d,
-                },
-                Some(data),
-            );
+        if let Some((shard, d, whole)) = self.decode(&pkt, data) {
+            let item = Item {
+                idx: self.idx,
+                pkt,
+                d,
+                owned: false,
+            };
+            self.push(shard, item, Some(whole.as_deref().unwrap_or(data)));
         }
     }
 
-    fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded)> {
+    /// Decode a frame; returns its shard, the decoded headers and, for a datagram completed by
+    /// this fragment, the reassembled payload (which the headers' offsets then index).
+    fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded, Option<Vec<u8>>)> {
         self.clock(pkt.ts);
         self.idx += 1;
         self.stats.packets += 1;
@@ -236,6 +243,31 @@ impl Pipeline {
         if d.tunnel != 0 {
             self.stats.tunnelled += 1;
         }
+        if let Transport::Fragment(f) = d.transport {
+            self.stats.ip_fragments += 1;
+            let whole = self
+                .defrag
+                .push(pkt.ts, d.src, d.dst, d.tunnel, f, d.payload(frame))?;
+            match apitap_wire::decode_payload(
+                f.protocol,
+                d.src,
+                d.dst,
+                &whole,
+                &d,
+                &self.cfg.decode,
+            ) {
+                Ok(inner) => return self.route(inner).map(|(s, d)| (s, d, Some(whole))),
+                Err(a) => {
+                    self.stats.anomaly(a);
+                    return None;
+                }
+            }
+        }
+        self.route(d).map(|(s, d)| (s, d, None))
+    }
+
+    /// The worker of a decoded TCP packet; other transports are counted and go no further.
+    fn route(&mut self, d: Decoded) -> Option<(usize, Decoded)> {
         match d.transport {
             Transport::Tcp(t) => {
                 self.stats.tcp += 1;
@@ -246,10 +278,7 @@ impl Pipeline {
                 self.stats.udp += 1;
                 None
             }
-            Transport::Fragment(_) => {
-                self.stats.ip_fragments += 1;
-                None
-            }
+            Transport::Fragment(_) => None,
             Transport::Other(_) => {
                 self.stats.other_ip += 1;
                 None
@@ -259,10 +288,11 @@ impl Pipeline {
 
     fn push(&mut self, shard: usize, mut item: Item, copy: Option<&[u8]>) {
         let b = &mut self.pending[shard];
-        if let (Some(data), Frames::Owned(buf)) = (copy, &mut b.frames) {
-            item.pkt.off = buf.len() as u64;
-            item.pkt.file = 0;
-            buf.extend_from_slice(data);
+        if let Some(data) = copy {
+            item.pkt.off = b.owned.len() as u64;
+            item.pkt.caplen = data.len() as u32;
+            item.owned = true;
+            b.owned.extend_from_slice(data);
         }
         b.items.push(item);
         if b.items.len() >= self.cfg.batch_size {
@@ -287,6 +317,9 @@ impl Pipeline {
     /// Advance capture time; broadcast an expiry tick every `tick_ns`.
     fn clock(&mut self, ts: u64) {
         self.max_ts = self.max_ts.max(ts);
+        if self.next_tick.is_some_and(|t| self.max_ts >= t) {
+            self.defrag.expire(self.max_ts);
+        }
         match self.next_tick {
             None => self.next_tick = Some(ts.saturating_add(self.cfg.tick_ns)),
             Some(t) if self.max_ts >= t => {
@@ -333,6 +366,8 @@ impl Pipeline {
 
     /// End of input: close every flow, join the threads, merge their results.
     pub fn finish(mut self) -> (Snapshot, std::io::Result<u64>) {
+        self.defrag.expire(u64::MAX);
+        self.stats.defrag = self.defrag.stats;
         self.flush_batches();
         for s in &self.shards {
             let _ = s.send(Msg::End);
@@ -390,7 +425,7 @@ fn worker(
         match msg {
             Msg::Batch(b) => {
                 for it in &b.items {
-                    let frame = b.frame(&it.pkt);
+                    let frame = b.frame(it);
                     let Transport::Tcp(tcp) = it.d.transport else {
                         continue;
                     };

@@ -1,7 +1,7 @@
 //! Counters of every stage, summed across workers, and their JSON form in the inventory.
 
 use apitap_capture::{FileStats, LiveStats};
-use apitap_flow::FlowStats;
+use apitap_flow::{DefragStats, FlowStats};
 use apitap_http::HttpStats;
 use apitap_wire::Anomaly;
 use serde_json::{json, Map, Value};
@@ -14,8 +14,9 @@ pub struct DispatchStats {
     pub tcp: u64,
     pub udp: u64,
     pub other_ip: u64,
-    /// IP fragments: counted, not yet reassembled.
+    /// IP fragments seen (reassembly counters in `defrag`).
     pub ip_fragments: u64,
+    pub defrag: DefragStats,
     /// Packets whose payload the capture cut short.
     pub truncated_packets: u64,
     pub tunnelled: u64,
@@ -61,7 +62,7 @@ impl Totals {
         let s = &self.flow.streams;
         let mut v = vec![
             ("decode_errors", self.dispatch.decode_errors()),
-            ("ip_fragments_not_reassembled", self.dispatch.ip_fragments),
+            ("ip_fragments_dropped", self.dispatch.defrag.dropped()),
             ("truncated_packets", self.dispatch.truncated_packets),
             ("corrupt_capture_records", self.files.corrupt_records),
             ("truncated_capture_files", self.files.truncated_files),
@@ -116,6 +117,15 @@ impl Totals {
             "tcp": d.tcp, "udp": d.udp, "other_ip": d.other_ip, "ip_fragments": d.ip_fragments,
             "truncated_packets": d.truncated_packets, "tunnelled": d.tunnelled, "anomalies": decode,
         }));
+        let df = &d.defrag;
+        m.insert(
+            "defrag".into(),
+            json!({
+                "fragments": df.fragments, "reassembled": df.reassembled, "timed_out": df.timed_out,
+                "too_big": df.too_big, "table_full": df.table_full,
+                "inconsistent_overlaps": df.inconsistent_overlaps, "bad_length": df.bad_length,
+            }),
+        );
         m.insert("flow".into(), json!({
             "tcp_segments": f.tcp_segments, "tcp_payload_bytes": f.tcp_payload_bytes,
             "flows": f.flows, "flows_midstream": f.flows_midstream,

@@ -188,6 +188,28 @@ pub fn decode(link: LinkType, frame: &[u8], cfg: &DecodeConfig) -> Result<Decode
     st.network(proto, off)
 }
 
+/// Decode a reassembled IP payload (`data` is the whole transport payload of protocol
+/// `proto` between `src` and `dst`), as [`decode`] would have decoded it unfragmented.
+/// Offsets in the result index `data`; `outer` supplies the tunnel id and VLAN of the
+/// fragments.
+pub fn decode_payload(
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    data: &[u8],
+    outer: &Decoded,
+    cfg: &DecodeConfig,
+) -> Result<Decoded, Anomaly> {
+    let mut st = State {
+        frame: data,
+        cfg,
+        vlan: outer.vlan,
+        tunnel: outer.tunnel,
+        depth: 0,
+    };
+    st.transport(src, dst, proto, 0, data, 0)
+}
+
 /// What the layer walk carries from outer to inner layers.
 struct State<'a> {
     frame: &'a [u8],
@@ -241,23 +263,29 @@ impl<'a> State<'a> {
                 missing,
             ));
         }
+        self.transport(src, dst, proto, payload_off, pl.payload, missing)
+    }
+
+    /// Dispatch on the IP protocol of a (whole) IP payload at `off` in the frame.
+    fn transport(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        off: usize,
+        payload: &[u8],
+        missing: u32,
+    ) -> Result<Decoded, Anomaly> {
         match proto {
-            6 => self.tcp(src, dst, pl.payload, missing),
-            17 => self.udp(src, dst, pl.payload, missing),
-            4 | 41 => self.nested(Net::Ip, payload_off),
+            6 => self.tcp(src, dst, payload, missing),
+            17 => self.udp(src, dst, payload, missing),
+            4 | 41 => self.nested(Net::Ip, off),
             47 => {
-                let (net, key, hdr) = tunnel::gre(pl.payload)?;
+                let (net, key, hdr) = tunnel::gre(payload)?;
                 self.tunnel = key.unwrap_or(self.tunnel);
-                self.nested(net, payload_off + hdr)
+                self.nested(net, off + hdr)
             }
-            other => Ok(self.out(
-                src,
-                dst,
-                Transport::Other(other),
-                payload_off,
-                pl.payload,
-                missing,
-            )),
+            other => Ok(self.out(src, dst, Transport::Other(other), off, payload, missing)),
         }
     }
 
