@@ -3,6 +3,14 @@
 
 use std::collections::BTreeMap;
 
+/// Packets of a flow an acknowledged hole waits for a late segment before it is a gap.
+pub const ACK_GAP_PATIENCE: u32 = 8;
+
+/// Segments a stream without a SYN waits before trusting its first sequence number.
+pub const PROVISIONAL_SEGMENTS: u32 = 8;
+/// Farthest a provisional base moves back for earlier data.
+const MAX_REBASE: u32 = 1 << 20;
+
 /// Limits for one direction's out-of-order buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamConfig {
@@ -24,13 +32,16 @@ impl Default for StreamConfig {
 /// What a stream hands to its consumer, in stream order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery<'a> {
-    /// Bytes at stream offset `offset`. `ack` is the peer-stream offset the carrying segment
-    /// acknowledged, when known; `ts` is when the bytes became deliverable in order (the
-    /// capture time of the segment that completed them), so it never goes backwards.
+    /// Bytes at stream offset `offset`. `seq` is the raw sequence number of `data[0]` and
+    /// `ack` the raw acknowledgment number of the segment that carried it: wrapping
+    /// comparisons between them order events across the two directions without knowing
+    /// either stream's base. `ts` is when the bytes became deliverable in order (the capture
+    /// time of the segment that completed them), so it never goes backwards.
     Data {
         offset: u64,
+        seq: u32,
         ts: u64,
-        ack: Option<u64>,
+        ack: Option<u32>,
         data: &'a [u8],
     },
     /// `len` bytes at `offset` that will never be seen.
@@ -74,7 +85,7 @@ struct Held {
     /// Bytes after `data` the capture cut off.
     missing: u32,
     ts: u64,
-    ack: Option<u64>,
+    ack: Option<u32>,
 }
 
 /// Reassembly state of one direction.
@@ -92,6 +103,11 @@ pub struct Stream {
     acked: u64,
     /// Capture time of the latest segment: held bytes are delivered at this time.
     now: u64,
+    /// Packets seen since the receiver acknowledged past the current hole.
+    hole_strikes: u32,
+    /// Segments still to see before a base taken from data (no SYN) is trusted; until then
+    /// nothing is delivered, and earlier data or a late SYN moves the base back.
+    provisional: u32,
     pub counters: StreamCounters,
 }
 
@@ -102,12 +118,43 @@ pub struct Seg<'a> {
     pub syn: bool,
     pub fin: bool,
     pub ts: u64,
-    pub ack: Option<u64>,
+    pub ack: Option<u32>,
     pub payload: &'a [u8],
     pub missing: u32,
 }
 
 impl Stream {
+    /// Set or correct the base from a segment: a SYN fixes it; otherwise the first segment's
+    /// sequence number is provisional for [`PROVISIONAL_SEGMENTS`] segments, during which
+    /// earlier data moves it back (mirrors reorder the first segments of a connection too).
+    fn settle_base(&mut self, s: &Seg<'_>) {
+        match self.base {
+            None if s.syn => self.base = Some(s.seq.wrapping_add(1)),
+            None => {
+                self.base = Some(s.seq);
+                self.provisional = PROVISIONAL_SEGMENTS;
+            }
+            Some(old) if self.provisional > 0 => {
+                let new = if s.syn { s.seq.wrapping_add(1) } else { s.seq };
+                let back = old.wrapping_sub(new);
+                if back > 0 && back < MAX_REBASE {
+                    self.rebase(back as u64);
+                }
+                self.provisional = if s.syn { 0 } else { self.provisional - 1 };
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Move the base `back` bytes earlier (nothing has been delivered yet).
+    fn rebase(&mut self, back: u64) {
+        self.base = self.base.map(|b| b.wrapping_sub(back as u32));
+        let held = std::mem::take(&mut self.held);
+        self.held = held.into_iter().map(|(k, v)| (k + back, v)).collect();
+        self.fin_at = self.fin_at.map(|f| f + back);
+        self.acked += back;
+    }
+
     /// The 64-bit offset of sequence number `seq`, taking the one nearest to the delivery point.
     pub fn lift(&self, seq: u32) -> Option<u64> {
         let base = self.base?;
@@ -148,13 +195,7 @@ impl Stream {
         global_cap: usize,
         out: &mut impl FnMut(Delivery<'_>),
     ) {
-        if s.syn {
-            if self.base.is_none() {
-                self.base = Some(s.seq.wrapping_add(1));
-            }
-        } else if self.base.is_none() {
-            self.base = Some(s.seq);
-        }
+        self.settle_base(&s);
         self.now = self.now.max(s.ts);
         let seq = if s.syn { s.seq.wrapping_add(1) } else { s.seq };
         let Some(off) = self.lift(seq) else {
@@ -173,8 +214,11 @@ impl Stream {
             self.counters.retransmitted_segments += 1;
             return;
         }
-        if off > self.next {
+        if off > self.next || self.provisional > 0 {
             self.hold(off, s, cfg, global, global_cap, out);
+            if self.provisional == 0 {
+                self.drain(global, out);
+            }
             return;
         }
         let skip = (self.next - off) as usize;
@@ -198,11 +242,12 @@ impl Stream {
         data: &[u8],
         missing: u64,
         ts: u64,
-        ack: Option<u64>,
+        ack: Option<u32>,
         out: &mut impl FnMut(Delivery<'_>),
     ) {
         if !data.is_empty() {
             out(Delivery::Data {
+                seq: self.base.unwrap_or(0).wrapping_add(self.next as u32),
                 offset: self.next,
                 ts,
                 ack,
@@ -297,11 +342,21 @@ impl Stream {
         }
     }
 
+    /// A hole the receiver acknowledged is declared a gap once that evidence has stood for
+    /// [`ACK_GAP_PATIENCE`] packets of the flow: a mirror may deliver an ACK before the data it
+    /// acknowledges (the two directions often come from different ports), so the hole may
+    /// still be filled by a late segment.
     fn ack_holes(&mut self, global: &mut usize, out: &mut impl FnMut(Delivery<'_>)) {
         while let Some(&first) = self.held.keys().next() {
             if first <= self.next || first > self.acked {
+                self.hole_strikes = 0;
                 break;
             }
+            self.hole_strikes += 1;
+            if self.hole_strikes < ACK_GAP_PATIENCE {
+                break;
+            }
+            self.hole_strikes = 0;
             self.counters.acked_gaps += 1;
             self.gap(first - self.next, out);
             self.drain(global, out);
@@ -347,6 +402,7 @@ impl Stream {
 
     /// Declare every remaining hole a gap and deliver all held data (connection end, timeout).
     pub fn flush(&mut self, global: &mut usize, out: &mut impl FnMut(Delivery<'_>)) {
+        self.provisional = 0;
         self.flush_holes(global, out);
         if let Some(fin) = self.fin_at {
             if fin > self.next {

@@ -219,13 +219,12 @@ impl<H: Handler> FlowTable<H> {
         };
         let [s0, s1] = streams;
         let (mine, peer) = if dir == Dir::Orig { (s0, s1) } else { (s1, s0) };
-        let ack = if fl.ack() { peer.lift(p.tcp.ack) } else { None };
         let seg = Seg {
             seq: p.tcp.seq,
             syn: fl.syn(),
             fin: fl.fin(),
             ts: p.ts,
-            ack,
+            ack: fl.ack().then_some(p.tcp.ack),
             payload: p.payload,
             missing: p.missing,
         };
@@ -237,7 +236,7 @@ impl<H: Handler> FlowTable<H> {
             self.cfg.max_ooo_bytes_total,
             &mut |d| handler.on_delivery(&ctx_now, dir, d, out),
         );
-        if let Some(a) = ack {
+        if let Some(a) = fl.ack().then(|| peer.lift(p.tcp.ack)).flatten() {
             peer.on_ack(a, &mut self.ooo_total, &mut |d| {
                 handler.on_delivery(&ctx_now, dir.other(), d, out)
             });
@@ -279,13 +278,16 @@ impl<H: Handler> FlowTable<H> {
             return;
         };
         let ctx = flow.ctx;
-        for dir in [Dir::Orig, Dir::Resp] {
-            let h = &mut flow.handler;
-            flow.streams[dir.idx()].flush(&mut self.ooo_total, &mut |d| {
-                h.on_delivery(&ctx, dir, d, out)
-            });
-            self.stats.streams.add(&flow.streams[dir.idx()].counters);
-        }
+        let h = &mut flow.handler;
+        let [s0, s1] = &mut flow.streams;
+        s0.flush(&mut self.ooo_total, &mut |d| {
+            h.on_delivery(&ctx, Dir::Orig, d, out)
+        });
+        s1.flush(&mut self.ooo_total, &mut |d| {
+            h.on_delivery(&ctx, Dir::Resp, d, out)
+        });
+        self.stats.streams.add(&s0.counters);
+        self.stats.streams.add(&s1.counters);
         flow.handler.on_close(&ctx, reason, out);
         match reason {
             CloseReason::Fin => self.stats.closed_fin += 1,

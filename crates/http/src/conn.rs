@@ -13,14 +13,16 @@ struct Txn {
     id: u64,
     req: Option<Request>,
     req_done: bool,
-    /// Stream offset of the request's first byte in the client direction.
-    req_offset: Option<u64>,
+    /// Raw sequence number of the request's first byte.
+    req_seq: Option<u32>,
+    /// Raw sequence number just past the request's last byte, once complete.
+    req_end: Option<u32>,
     method: Option<String>,
     resp: Option<Response>,
     resp_started: bool,
     resp_done: bool,
-    /// Client-stream offset acknowledged when the response started.
-    resp_ack: Option<u64>,
+    /// Raw acknowledgment number of the segment that started the response.
+    resp_ack: Option<u32>,
 }
 
 /// HTTP state of one TCP connection; a [`Handler`] for the flow table.
@@ -43,6 +45,10 @@ pub struct Connection {
     tunnel_after: Option<(u64, bool)>,
     http_seen: bool,
     data_seen: bool,
+    /// Latest acknowledgment number of a response emitted without its request: requests the
+    /// server had received before it may have been answered by it, so they are never paired
+    /// with a later response.
+    orphan_ack: Option<u32>,
 }
 
 impl Connection {
@@ -60,12 +66,22 @@ impl Connection {
             tunnel_after: None,
             http_seen: false,
             data_seen: false,
+            orphan_ack: None,
         }
     }
 
-    fn feed(&mut self, ctx: &FlowCtx, dir: Dir, offset: u64, at: At, data: &[u8], out: &mut Sink) {
+    fn feed(
+        &mut self,
+        ctx: &FlowCtx,
+        dir: Dir,
+        (offset, seq): (u64, u32),
+        at: At,
+        data: &[u8],
+        out: &mut Sink,
+    ) {
         let d = dir.idx();
         self.halves[d].pos = offset;
+        self.halves[d].pos_seq = Some(seq);
         let mut input = data;
         while let Some(ev) = self.halves[d].feed(&mut input, at, &self.cfg, &mut out.stats) {
             self.event(ctx, dir, ev, out);
@@ -106,7 +122,7 @@ impl Connection {
             peer.expect_http09_answer();
         }
         let cur = self.halves[d].cur.as_ref()?;
-        let (offset, ack) = (cur.offset, cur.ack);
+        let (seq, ack) = (cur.seq, cur.ack);
         match &cur.head.start {
             StartLine::Request { method, .. } => {
                 self.client.get_or_insert(dir);
@@ -114,7 +130,7 @@ impl Connection {
 
                 let framing = request_framing(&cur.head.headers, &mut out.stats);
                 let method = method.clone();
-                let id = self.attach_request(ctx, offset, method, out);
+                let id = self.attach_request(ctx, seq, method, out);
                 self.cur_txn[d] = Some(id);
                 self.interim[d] = false;
                 self.halves[d].start_body(framing)
@@ -130,6 +146,8 @@ impl Connection {
                 }
                 out.stats.responses += 1;
                 self.interim[d] = false;
+                // Responses may have been lost or garbled since the last one.
+                self.resp_gap |= std::mem::take(&mut self.halves[d].damaged);
                 let idx = self.attach_response(ack);
                 let txn = &mut self.txns[idx];
                 txn.resp_ack = ack;
@@ -157,21 +175,7 @@ impl Connection {
 
     /// Slot for a new request: a held response the server sent after seeing this request's
     /// first byte, else a new slot at the end.
-    fn attach_request(
-        &mut self,
-        ctx: &FlowCtx,
-        offset: u64,
-        method: String,
-        out: &mut Sink,
-    ) -> u64 {
-        let held = self.txns.iter_mut().find(|t| {
-            t.method.is_none() && t.resp_started && t.resp_ack.is_some_and(|a| a > offset)
-        });
-        if let Some(t) = held {
-            t.method = Some(method);
-            t.req_offset = Some(offset);
-            return t.id;
-        }
+    fn attach_request(&mut self, ctx: &FlowCtx, seq: u32, method: String, out: &mut Sink) -> u64 {
         if self.txns.len() >= self.cfg.max_pending {
             out.stats.pending_overflow += 1;
             if let Some(t) = self.txns.pop_front() {
@@ -179,9 +183,21 @@ impl Connection {
             }
         }
         let id = self.new_id();
+        if self.orphan_ack.is_some_and(|a| after(a, seq)) {
+            // Its response may already have gone out as an orphan: report it unanswered.
+            self.txns.push_back(Txn {
+                id,
+                req_seq: Some(seq),
+                method: Some(method),
+                resp_started: true,
+                resp_done: true,
+                ..Txn::default()
+            });
+            return id;
+        }
         self.txns.push_back(Txn {
             id,
-            req_offset: Some(offset),
+            req_seq: Some(seq),
             method: Some(method),
             ..Txn::default()
         });
@@ -189,11 +205,20 @@ impl Connection {
     }
 
     /// Slot for a new final response: the oldest open request the server had seen.
-    fn attach_response(&mut self, ack: Option<u64>) -> usize {
-        let seen = |t: &Txn| match (ack, t.req_offset) {
-            (Some(a), Some(o)) => a > o,
+    fn attach_response(&mut self, ack: Option<u32>) -> usize {
+        let seen = |t: &Txn| match (ack, t.req_seq) {
+            (Some(a), Some(o)) => after(a, o),
             _ => true,
         };
+        // After damage on the response side, a request cannot be the one answered if the
+        // server had already received its successor (non-pipelined order), or everything up
+        // to past its end while a later request exists or may still arrive: its own response
+        // was lost. Skipping reports it unanswered; pairing it would report a wrong status.
+        let passed = |t: &Txn| match (ack, t.req_end) {
+            (Some(a), Some(e)) => after(a, e),
+            _ => false,
+        };
+        let damaged = std::mem::take(&mut self.resp_gap);
         let open: Vec<usize> = self
             .txns
             .iter()
@@ -201,42 +226,106 @@ impl Connection {
             .filter(|(_, t)| !t.resp_started && t.method.is_some())
             .map(|(i, _)| i)
             .collect();
-        let mut open = open.into_iter();
-        let first = open.next();
-        if let Some(mut i) = first {
-            if self.resp_gap {
-                // Responses were lost: skip requests whose successor the server had also seen.
-                for j in open {
-                    if !seen(&self.txns[j]) {
-                        break;
-                    }
-                    self.txns[i].resp_started = true;
-                    self.txns[i].resp_done = true;
-                    i = j;
-                }
+        // A request behind a held response that may answer it is reserved for that response.
+        let reserved = |txns: &VecDeque<Txn>, i: usize| {
+            let s = txns[i].req_seq;
+            txns.iter().take(i).any(|h| {
+                h.method.is_none()
+                    && h.resp_started
+                    && matches!((h.resp_ack, s), (Some(a), Some(s)) if after(a, s))
+            })
+        };
+        let mut chosen = None;
+        for (k, &i) in open.iter().enumerate() {
+            if reserved(&self.txns, i) {
+                continue;
             }
-            self.resp_gap = false;
-            if seen(&self.txns[i]) {
-                return i;
+            let successor_seen = open.get(k + 1).is_some_and(|&j| seen(&self.txns[j]));
+            if damaged && (successor_seen || passed(&self.txns[i])) {
+                self.txns[i].resp_started = true;
+                self.txns[i].resp_done = true;
+                continue;
             }
-            // The server answered a request we never saw: a slot of its own before this one.
-            let id = self.new_id();
-            self.txns.insert(
-                i,
-                Txn {
+            chosen = Some(i);
+            break;
+        }
+        match chosen {
+            Some(i) if seen(&self.txns[i]) => i,
+            Some(i) => {
+                // The server answered a request we never saw: a slot of its own before this one.
+                let id = self.new_id();
+                self.txns.insert(
+                    i,
+                    Txn {
+                        id,
+                        ..Txn::default()
+                    },
+                );
+                i
+            }
+            None => {
+                let id = self.new_id();
+                self.txns.push_back(Txn {
                     id,
                     ..Txn::default()
-                },
-            );
-            return i;
+                });
+                self.txns.len() - 1
+            }
         }
-        self.resp_gap = false;
-        let id = self.new_id();
-        self.txns.push_back(Txn {
-            id,
-            ..Txn::default()
-        });
-        self.txns.len() - 1
+    }
+
+    /// A response that arrived before its request (the mirror delivered it first) is held
+    /// in a slot of its own. When request `id` completes, the held response whose ACK is
+    /// exactly the request's end (the server answered as soon as it had the whole request)
+    /// takes the request; anything looser could pair the wrong two.
+    fn adopt_held_response(&mut self, id: u64) {
+        let Some(r) = self.txns.iter().position(|t| t.id == id) else {
+            return;
+        };
+        let Some(end) = self.txns[r].req_end else {
+            return;
+        };
+        if self.txns[r].resp_started {
+            return;
+        }
+        let held = self
+            .txns
+            .iter()
+            .take(r)
+            .position(|t| t.method.is_none() && t.resp_started && t.resp_ack == Some(end));
+        let Some(h) = held else {
+            // The server already answered after receiving all of this request, and not with
+            // this request's response: that response came earlier and was lost.
+            let overtaken = self
+                .txns
+                .iter()
+                .any(|t| t.id != id && t.resp_started && t.resp_ack.is_some_and(|a| after(a, end)));
+            if overtaken {
+                self.txns[r].resp_started = true;
+                self.txns[r].resp_done = true;
+            }
+            return;
+        };
+        let Some(req) = self.txns.remove(r) else {
+            return;
+        };
+        let t = &mut self.txns[h];
+        t.method = req.method;
+        t.req = req.req;
+        t.req_done = true;
+        t.req_seq = req.req_seq;
+        t.req_end = req.req_end;
+        let to = t.id;
+        self.emit_owner_fix(req.id, to);
+    }
+
+    /// Messages still being read that point at a merged slot follow it.
+    fn emit_owner_fix(&mut self, from: u64, to: u64) {
+        for c in &mut self.cur_txn {
+            if *c == Some(from) {
+                *c = Some(to);
+            }
+        }
     }
 
     fn new_id(&mut self) -> u64 {
@@ -273,6 +362,7 @@ impl Connection {
                     gap,
                 });
                 t.req_done = true;
+                t.req_end = self.halves[d].pos_seq;
             }
             StartLine::Response {
                 status,
@@ -304,18 +394,25 @@ impl Connection {
                 }
             }
         }
+        self.adopt_held_response(id);
         self.emit_ready(ctx, out);
     }
 
     /// Emit finished transactions from the front, keeping request order. A response with no
     /// request waits until the client stream has passed what the server had acknowledged.
     fn emit_ready(&mut self, ctx: &FlowCtx, out: &mut Sink) {
-        let client_pos = self.client.map(|c| self.halves[c.idx()].pos);
+        let client_seq = self.client.and_then(|c| self.halves[c.idx()].pos_seq);
+        // Until the client stream has seen any byte, a held response may still get its request
+        // (a mirror can deliver it first), unless the client stays silent for several
+        // responses (a one-directional capture).
+        let patience = self.txns.len() < 16;
         while let Some(t) = self.txns.front() {
-            let req_ready = t.req_done
-                || (t.method.is_none()
-                    && t.resp_ack
-                        .is_none_or(|a| client_pos.is_some_and(|p| p >= a)));
+            let waiting = match (t.resp_ack, client_seq) {
+                (Some(a), Some(p)) => after(a, p),
+                (_, None) => patience,
+                (None, Some(_)) => false,
+            };
+            let req_ready = t.req_done || (t.method.is_none() && !waiting);
             if !(req_ready && t.resp_done) {
                 break;
             }
@@ -325,7 +422,15 @@ impl Connection {
         }
     }
 
-    fn emit_txn(&self, ctx: &FlowCtx, t: Txn, out: &mut Sink) {
+    fn emit_txn(&mut self, ctx: &FlowCtx, t: Txn, out: &mut Sink) {
+        if t.req.is_none() && t.method.is_none() {
+            if let Some(a) = t.resp_ack {
+                self.orphan_ack = Some(
+                    self.orphan_ack
+                        .map_or(a, |o| if after(a, o) { a } else { o }),
+                );
+            }
+        }
         let client_dir = self.client.unwrap_or(Dir::Orig);
         let (client, server) = if client_dir == Dir::Orig {
             (ctx.orig, ctx.resp)
@@ -356,18 +461,16 @@ impl Handler for Connection {
         match d {
             Delivery::Data {
                 offset,
+                seq,
                 ts,
                 ack,
                 data,
             } => {
                 self.data_seen = true;
-                self.feed(ctx, dir, offset, At { ts, ack }, data, out)
+                self.feed(ctx, dir, (offset, seq), At { ts, ack }, data, out)
             }
             Delivery::Gap { len, .. } => {
                 out.stats.gaps += 1;
-                if self.client.is_some_and(|c| c != dir) {
-                    self.resp_gap = true;
-                }
                 if let Some(ev) = self.halves[dir.idx()].on_gap(len, &mut out.stats) {
                     self.event(ctx, dir, ev, out);
                 }
@@ -389,4 +492,9 @@ impl Handler for Connection {
             self.emit_txn(ctx, t, out);
         }
     }
+}
+
+/// Whether raw sequence number `a` lies after `b` (wrapping, RFC 1982 style).
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
 }

@@ -30,10 +30,10 @@ pub(crate) struct Current {
     pub head: Head,
     pub ts: u64,
     pub ts_end: u64,
-    /// Stream offset of the first head byte.
-    pub offset: u64,
-    /// The peer-stream offset acknowledged by the segment that carried the head's start.
-    pub ack: Option<u64>,
+    /// Raw sequence number of the first head byte.
+    pub seq: u32,
+    /// Raw acknowledgment number of the segment that carried the head's start.
+    pub ack: Option<u32>,
     pub body: Body,
     pub reader: Option<BodyReader>,
     pub gap: bool,
@@ -52,7 +52,7 @@ pub(crate) enum Event {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct At {
     pub ts: u64,
-    pub ack: Option<u64>,
+    pub ack: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -61,15 +61,22 @@ pub(crate) struct Half {
     pub role: Role,
     buf: Vec<u8>,
     buf_ts: u64,
-    buf_ack: Option<u64>,
+    buf_ack: Option<u32>,
+    buf_seq: u32,
     buf_off: u64,
     /// Stream offset of the next byte fed.
     pub pos: u64,
+    /// Raw sequence number of the next byte fed, once any byte was.
+    pub pos_seq: Option<u32>,
     pub cur: Option<Current>,
     pub ever_http: bool,
     probed: u64,
     /// The request was HTTP/0.9: an answer without a status line is a bare body.
     http09_answer: bool,
+    /// Bytes were lost or skipped since the connection last looked (taken by the connection).
+    pub damaged: bool,
+    /// The head being read was found by resynchronising: only known methods qualify.
+    after_resync: bool,
 }
 
 impl Half {
@@ -84,12 +91,16 @@ impl Half {
             buf: Vec::new(),
             buf_ts: 0,
             buf_ack: None,
+            buf_seq: 0,
             buf_off: 0,
             pos: 0,
+            pos_seq: None,
             cur: None,
             ever_http: false,
             probed: 0,
             http09_answer: false,
+            damaged: midstream,
+            after_resync: false,
         }
     }
 
@@ -105,9 +116,10 @@ impl Half {
 
     /// Start over as a fresh stream (inside a CONNECT tunnel), keeping the stream position.
     pub fn restart(&mut self) {
-        let pos = self.pos;
+        let (pos, seq) = (self.pos, self.pos_seq);
         *self = Half::new(false);
         self.pos = pos;
+        self.pos_seq = seq;
     }
 
     /// Consume bytes from `input` until an event occurs or the input is used up.
@@ -141,6 +153,7 @@ impl Half {
     fn advance(&mut self, input: &mut &[u8], n: usize) {
         *input = &input[n..];
         self.pos += n as u64;
+        self.pos_seq = self.pos_seq.map(|s| s.wrapping_add(n as u32));
     }
 
     /// Give up on a stream that never carried HTTP once enough bytes were probed.
@@ -156,45 +169,64 @@ impl Half {
 
     fn resync(&mut self, input: &mut &[u8], cfg: &HttpConfig, st: &mut HttpStats) {
         let data = *input;
-        let mut at = 0;
-        loop {
-            if self.starts_message(&data[at..]) != Some(false) {
+        match self.find_start(data) {
+            Some(at) => {
                 st.resync_skipped_bytes += at as u64;
+                self.damaged |= at > 0;
                 if self.ever_http || at > 0 {
                     st.resyncs += 1;
                 }
                 self.advance(input, at);
                 self.state = State::Head;
-                return;
+                self.after_resync = true;
             }
-            // Status lines are distinctive enough to find anywhere; request lines at line starts.
-            let next_line = memchr::memchr(b'\n', &data[at..]).map(|p| at + p + 1);
-            let next_status = match self.role {
-                Role::Responses => {
-                    memchr::memmem::find(&data[at + 1..], b"HTTP/1.").map(|p| at + 1 + p)
-                }
-                _ => None,
-            };
-            match (next_line, next_status) {
-                (Some(a), Some(b)) => at = a.min(b),
-                (Some(a), None) | (None, Some(a)) => at = a,
-                (None, None) => break,
-            }
-            if at >= data.len() {
-                break;
+            None => {
+                st.resync_skipped_bytes += data.len() as u64;
+                self.damaged = true;
+                self.advance(input, data.len());
+                self.probe_budget(data.len(), cfg, st);
             }
         }
-        st.resync_skipped_bytes += data.len() as u64;
-        self.advance(input, data.len());
-        self.probe_budget(data.len(), cfg, st);
+    }
+
+    /// The first place in `data` where a message of this direction certainly starts: a known
+    /// method or a status line at a line start (or at the start of `data`), a status line
+    /// anywhere, or a request line anywhere (known method, target, ` HTTP/1.x` at line end;
+    /// after a gap the request may follow the tail of a body on the same line).
+    fn find_start(&self, data: &[u8]) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        let mut at = 0;
+        while at < data.len() {
+            if self.starts_message_in(&data[at..], true) != Some(false) {
+                best = Some(at);
+                break;
+            }
+            match memchr::memchr(b'\n', &data[at..]) {
+                Some(p) => at += p + 1,
+                None => break,
+            }
+        }
+        let limit = best.unwrap_or(data.len());
+        let embedded = match self.role {
+            Role::Responses => memchr::memmem::find(&data[..limit], b"HTTP/1.")
+                .filter(|p| head::response_start(&data[*p..]) == Some(true)),
+            Role::Requests => head::find_request_line(&data[..limit]),
+            Role::Unknown => None,
+        };
+        embedded.or(best)
     }
 
     /// Could a message of this direction's role start at `b`? `None`: need more bytes.
     fn starts_message(&self, b: &[u8]) -> Option<bool> {
+        self.starts_message_in(b, !self.ever_http || self.after_resync)
+    }
+
+    /// `strict`: only known methods start a request (when probing an unknown stream, and when
+    /// resynchronising, where any word at a line start would otherwise pass).
+    fn starts_message_in(&self, b: &[u8], strict: bool) -> Option<bool> {
         if b.is_empty() {
             return None;
         }
-        let strict = !self.ever_http;
         match self.role {
             Role::Requests => head::request_start(b, strict),
             Role::Responses => head::response_start(b),
@@ -242,15 +274,16 @@ impl Half {
                 None => {}
                 Some(true) => {
                     if let Some(end) = self.head_end(input, 0) {
-                        let (ts, ack, off) = (at.ts, at.ack, self.pos);
+                        let (ts, ack, seq) = (at.ts, at.ack, self.pos_seq.unwrap_or(0));
                         let parsed = self.parse(&input[..end], cfg, st);
                         self.advance(input, end);
-                        return self.begin(parsed, ts, ack, off, st);
+                        return self.begin(parsed, ts, ack, seq);
                     }
                 }
             }
             self.buf_ts = at.ts;
             self.buf_ack = at.ack;
+            self.buf_seq = self.pos_seq.unwrap_or(0);
             self.buf_off = self.pos;
         }
         let old = self.buf.len();
@@ -275,7 +308,7 @@ impl Half {
                 let buf = std::mem::take(&mut self.buf);
                 let parsed = self.parse(&buf[..end], cfg, st);
                 self.advance(input, used);
-                self.begin(parsed, self.buf_ts, self.buf_ack, self.buf_off, st)
+                self.begin(parsed, self.buf_ts, self.buf_ack, self.buf_seq)
             }
             None if take < input.len() || self.buf.len() >= cfg.max_head_bytes => {
                 st.head_too_large += 1;
@@ -336,9 +369,8 @@ impl Half {
         &mut self,
         parsed: Option<Head>,
         ts: u64,
-        ack: Option<u64>,
-        offset: u64,
-        _st: &mut HttpStats,
+        ack: Option<u32>,
+        seq: u32,
     ) -> Option<Event> {
         let Some(head) = parsed else {
             self.state = State::Resync;
@@ -351,11 +383,12 @@ impl Half {
             Role::Responses
         };
         self.ever_http = true;
+        self.after_resync = false;
         self.cur = Some(Current {
             head,
             ts,
             ts_end: ts,
-            offset,
+            seq,
             ack,
             body: Body::default(),
             reader: None,
@@ -421,6 +454,8 @@ impl Half {
     /// `len` bytes of this direction were lost.
     pub fn on_gap(&mut self, len: u64, st: &mut HttpStats) -> Option<Event> {
         self.pos += len;
+        self.pos_seq = self.pos_seq.map(|s| s.wrapping_add(len as u32));
+        self.damaged = true;
         match self.state {
             State::Dead => None,
             State::Resync => None,

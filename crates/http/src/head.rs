@@ -178,6 +178,36 @@ pub fn response_start(b: &[u8]) -> Option<bool> {
     Some(b[5].is_ascii_digit())
 }
 
+/// A request line anywhere in `b`: a known method, a space, a target without spaces, and
+/// ` HTTP/1.x` ending the line. Returns where the method starts.
+pub fn find_request_line(b: &[u8]) -> Option<usize> {
+    let mut found: Option<usize> = None;
+    for hit in memchr::memmem::find_iter(b, b" HTTP/1.") {
+        let line_end = hit + 10;
+        if !matches!(b.get(line_end), Some(b'\r') | Some(b'\n')) {
+            continue;
+        }
+        let line_start = memchr::memrchr(b'\n', &b[..hit]).map_or(0, |p| p + 1);
+        let line = &b[line_start..hit];
+        for m in METHODS {
+            let mut from = 0;
+            while let Some(p) = memchr::memmem::find(&line[from..], m).map(|p| p + from) {
+                let target = &line[(p + m.len()).min(line.len())..];
+                if target.first() == Some(&b' ') && target.len() > 1 && !target[1..].contains(&b' ')
+                {
+                    found = Some(found.map_or(line_start + p, |f: usize| f.min(line_start + p)));
+                    break;
+                }
+                from = p + 1;
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }

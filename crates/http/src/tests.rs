@@ -61,8 +61,9 @@ fn run_split(evs: &[Ev<'_>], saw_syn: bool, split: usize) -> Sink {
                 dir,
                 Delivery::Data {
                     offset: off[dir.idx()],
+                    seq: off[dir.idx()] as u32,
                     ts,
-                    ack,
+                    ack: ack.map(|a| a as u32),
                     data: p,
                 },
                 &mut out,
