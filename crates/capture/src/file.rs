@@ -60,6 +60,7 @@ fn load(path: &str) -> Result<Backing, CaptureError> {
         // reading capture files in place, the same one tcpdump's mmap reader makes.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
+        let _ = map.advise(memmap2::Advice::Sequential);
         Ok(Backing::Mapped(map))
     } else {
         let mut v = Vec::new();
@@ -311,7 +312,14 @@ pub struct FileSet {
     pub backings: Backings,
     pub files: Vec<CaptureFile>,
     heads: Vec<Option<Packet>>,
+    /// Per file, the offset up to which resident pages were released.
+    released: Vec<usize>,
 }
+
+/// Bytes kept resident behind the reader (in flight to workers) before pages are released.
+const KEEP_BEHIND: usize = 64 << 20;
+/// Release in steps of this size.
+const RELEASE_STEP: usize = 32 << 20;
 
 impl FileSet {
     pub fn open(paths: &[String]) -> Result<FileSet, CaptureError> {
@@ -322,10 +330,12 @@ impl FileSet {
             files.push(CaptureFile::open(p, i as u16, b.bytes())?);
             backings.push(b);
         }
+        let released = vec![0; files.len()];
         let mut set = FileSet {
             backings: Arc::new(backings),
             files,
             heads: Vec::new(),
+            released,
         };
         set.heads = (0..set.files.len()).map(|i| set.pull(i)).collect();
         Ok(set)
@@ -333,7 +343,14 @@ impl FileSet {
 
     fn pull(&mut self, i: usize) -> Option<Packet> {
         let data = self.backings[i].bytes();
-        self.files[i].next_packet(data)
+        let p = self.files[i].next_packet(data);
+        let pos = self.files[i].pos;
+        if pos > self.released[i] + KEEP_BEHIND + RELEASE_STEP {
+            let to = pos - KEEP_BEHIND;
+            self.backings[i].release(self.released[i], to);
+            self.released[i] = to;
+        }
+        p
     }
 
     /// Total bytes of all files, for progress reporting.

@@ -37,6 +37,23 @@ impl Backing {
             Backing::Owned(v) => v,
         }
     }
+
+    /// Let the kernel drop the resident pages of `[from, to)` (page-aligned inwards), so a
+    /// replay's memory does not grow with the file. Only memory changes: a later read of
+    /// those bytes faults them in again from the page cache.
+    pub fn release(&self, from: usize, to: usize) {
+        const PAGE: usize = 4096;
+        let Backing::Mapped(m) = self else { return };
+        let (a, b) = (from.div_ceil(PAGE) * PAGE, to.min(m.len()) / PAGE * PAGE);
+        if b > a {
+            // SAFETY: `m` is a read-only, shared mapping of a regular file. MADV_DONTNEED on
+            // such a mapping discards resident pages; any later access re-reads the same bytes
+            // from the file, so no slice handed out before observes different contents.
+            #[allow(unsafe_code)]
+            let _ =
+                unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, b - a) };
+        }
+    }
 }
 
 /// One captured packet, located in a [`Backing`].
