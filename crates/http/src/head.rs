@@ -224,10 +224,28 @@ fn version_of(v: &[u8]) -> u8 {
     }
 }
 
+/// Header slots httparse fills per message (stack-allocated; more fall back to the lenient
+/// parser, which keeps `max_headers` and counts the rest).
+const PARSE_SLOTS: usize = 128;
+
+/// An owned head from httparse's borrowed result.
+fn owned(start: StartLine, fields: &[httparse::Header<'_>]) -> Head {
+    let mut headers = Headers::default();
+    for h in fields {
+        headers.push(h.name.as_bytes(), h.value);
+    }
+    Head {
+        start,
+        headers,
+        lenient: false,
+        dropped_headers: 0,
+    }
+}
+
 /// Parse a complete request head (`buf` ends with the blank line, or is one line for HTTP/0.9).
 pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
-    let mut hdrs = vec![httparse::EMPTY_HEADER; max_headers.min(256)];
-    let mut req = httparse::Request::new(&mut hdrs);
+    let mut hdrs = [httparse::EMPTY_HEADER; PARSE_SLOTS];
+    let mut req = httparse::Request::new(&mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)]);
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_multiple_spaces_in_request_line_delimiters(true)
         .ignore_invalid_headers_in_requests(true);
@@ -237,24 +255,15 @@ pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
             uri: req.path.unwrap_or("").as_bytes().to_vec(),
             version: 10 + req.version.unwrap_or(1),
         };
-        let mut headers = Headers::default();
-        for h in req.headers.iter() {
-            headers.push(h.name.as_bytes(), h.value);
-        }
-        return Some(Head {
-            start,
-            headers,
-            lenient: false,
-            dropped_headers: 0,
-        });
+        return Some(owned(start, req.headers));
     }
     lenient(buf, max_headers, true)
 }
 
 /// Parse a complete response head.
 pub fn parse_response(buf: &[u8], max_headers: usize) -> Option<Head> {
-    let mut hdrs = vec![httparse::EMPTY_HEADER; max_headers.min(256)];
-    let mut res = httparse::Response::new(&mut hdrs);
+    let mut hdrs = [httparse::EMPTY_HEADER; PARSE_SLOTS];
+    let mut res = httparse::Response::new(&mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)]);
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_spaces_after_header_name_in_responses(true)
         .allow_obsolete_multiline_headers_in_responses(true)
@@ -266,16 +275,7 @@ pub fn parse_response(buf: &[u8], max_headers: usize) -> Option<Head> {
             reason: res.reason.unwrap_or("").to_string(),
             version: 10 + res.version.unwrap_or(1),
         };
-        let mut headers = Headers::default();
-        for h in res.headers.iter() {
-            headers.push(h.name.as_bytes(), h.value);
-        }
-        return Some(Head {
-            start,
-            headers,
-            lenient: false,
-            dropped_headers: 0,
-        });
+        return Some(owned(start, res.headers));
     }
     lenient(buf, max_headers, false)
 }
