@@ -664,3 +664,45 @@ fn everything_at_once_in_tunnels_and_fragments() {
     });
     assert!(r >= 0.90);
 }
+
+/// `APITAP_DAMAGE_SEED=N APITAP_DAMAGE_KIND=loss|rewrite|all cargo test --test damage one_seed`
+/// replays one scenario (for investigating a failure of the wider sweep).
+#[test]
+fn one_seed() {
+    let Some(seed) = std::env::var("APITAP_DAMAGE_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let wraps = [
+        Wrap::Vxlan,
+        Wrap::Erspan,
+        Wrap::Frag4,
+        Wrap::Ipv6Frag,
+        Wrap::Geneve,
+    ];
+    let dmg = match std::env::var("APITAP_DAMAGE_KIND").as_deref() {
+        Ok("rewrite") => Damage {
+            duplicate: 15,
+            rewrite: 100,
+            reorder: 5,
+            ..CLEAN
+        },
+        Ok("all") => Damage {
+            reorder: 10,
+            duplicate: 5,
+            lose: 3,
+            rewrite: 50,
+            midstream: seed % 2 == 0,
+            wrap: wraps[seed as usize % wraps.len()],
+        },
+        _ => Damage {
+            lose: 4,
+            reorder: 5,
+            ..CLEAN
+        },
+    };
+    let (intact, found) = run(seed, dmg);
+    eprintln!("seed {seed}: {found}/{intact}");
+}

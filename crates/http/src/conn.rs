@@ -131,6 +131,16 @@ impl Connection {
                 let framing = request_framing(&cur.head.headers, &mut out.stats);
                 let method = method.clone();
                 let id = self.attach_request(ctx, seq, method, out);
+                // Where the request ends is known now unless the body is chunked.
+                let after_head = self.halves[d].pos_seq;
+                let end = match framing {
+                    Framing::None => after_head,
+                    Framing::Length(n) => after_head.map(|p| p.wrapping_add(n as u32)),
+                    _ => None,
+                };
+                if let Some(t) = self.txns.iter_mut().find(|t| t.id == id) {
+                    t.req_end = end;
+                }
                 self.cur_txn[d] = Some(id);
                 self.interim[d] = false;
                 self.halves[d].start_body(framing)
@@ -346,6 +356,7 @@ impl Connection {
         };
         let c = *c;
         let gap = c.gap;
+        let body_gap = c.body.gap;
         match c.head.start {
             StartLine::Request {
                 method,
@@ -362,7 +373,11 @@ impl Connection {
                     gap,
                 });
                 t.req_done = true;
-                t.req_end = self.halves[d].pos_seq;
+                // The framing gave the end already; a chunked body's end is where it stopped,
+                // unless it stopped in a gap (then the position is past the end).
+                if t.req_end.is_none() && !body_gap {
+                    t.req_end = self.halves[d].pos_seq;
+                }
             }
             StartLine::Response {
                 status,
