@@ -108,6 +108,8 @@ pub struct Stream {
     /// Segments still to see before a base taken from data (no SYN) is trusted; until then
     /// nothing is delivered, and earlier data or a late SYN moves the base back.
     provisional: u32,
+    /// The base came from a SYN (not inferred from data).
+    syn_seen: bool,
     pub counters: StreamCounters,
 }
 
@@ -128,6 +130,7 @@ impl Stream {
     /// sequence number is provisional for [`PROVISIONAL_SEGMENTS`] segments, during which
     /// earlier data moves it back (mirrors reorder the first segments of a connection too).
     fn settle_base(&mut self, s: &Seg<'_>) {
+        self.syn_seen |= s.syn;
         match self.base {
             None if s.syn => self.base = Some(s.seq.wrapping_add(1)),
             None => {
@@ -183,7 +186,9 @@ impl Stream {
 
     /// The sequence number of the SYN, if this stream saw one.
     pub fn syn_seq(&self) -> Option<u32> {
-        self.base.map(|b| b.wrapping_sub(1))
+        self.base
+            .filter(|_| self.syn_seen)
+            .map(|b| b.wrapping_sub(1))
     }
 
     /// Process one segment. `global` is the bytes held across the table, bounded by `global_cap`.
