@@ -36,8 +36,8 @@ impl Default for SensorConfig {
             flow: FlowConfig::default(),
             http: HttpConfig::default(),
             max_endpoints: 100_000,
-            batch_size: 256,
-            channel_depth: 64,
+            batch_size: 1024,
+            channel_depth: 16,
             tick_ns: 1_000_000_000,
         }
     }
