@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const MIN_AGREEMENT: f64 = 0.975;
+const MIN_AGREEMENT: f64 = 0.977;
 const MIN_PRECISION: f64 = 0.97;
 
 #[test]

@@ -310,8 +310,13 @@ fn lenient(buf: &[u8], max_headers: usize, request: bool) -> Option<Head> {
         .filter(|p| !p.is_empty());
     let start = if request {
         let method = parts.next()?;
-        let uri = parts.next()?;
-        let version = parts.next().map(version_of).unwrap_or(9);
+        let mut uri = parts.next()?;
+        let mut version = parts.next().map(version_of).unwrap_or(9);
+        if version == 9 && uri.len() >= 8 && uri[..5].eq_ignore_ascii_case(b"HTTP/") {
+            // `GET HTTP/1.1`: a request line with no target.
+            version = version_of(uri);
+            uri = b"";
+        }
         if parts.next().is_some() {
             // Spaces inside the target: take everything between method and last token.
             let last_sp = first.iter().rposition(|b| *b == b' ')?;

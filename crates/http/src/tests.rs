@@ -344,6 +344,24 @@ fn http09_request_and_lenient_heads() {
 }
 
 #[test]
+fn request_line_without_target() {
+    let s = run_split(
+        &[Ev::C(b"GET HTTP/1.1\r\nHost: a\r\n\r\n"), Ev::S(OK, 30)],
+        true,
+        0,
+    );
+    let req = s.exchanges[0].request.as_ref().expect("request");
+    assert_eq!(
+        (req.method.as_str(), req.uri.as_slice(), req.version),
+        ("GET", &b""[..], 11)
+    );
+    assert_eq!(
+        s.exchanges[0].response.as_ref().map(|r| r.status),
+        Some(200)
+    );
+}
+
+#[test]
 fn chunk_size_overflow_is_an_anomaly() {
     let resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nxx\r\n";
     let s = run_split(&[Ev::C(GET), Ev::S(resp, 60)], true, 0);
