@@ -47,6 +47,8 @@ struct Damage {
     lose: u64,
     rewrite: u64,
     midstream: bool,
+    /// Percent of data packets cut short by the capture (snaplen, mirror MTU truncation).
+    truncate: u64,
     wrap: Wrap,
 }
 
@@ -431,6 +433,18 @@ fn scenario(seed: u64, dmg: Damage) -> Scenario {
                 },
                 &mut rng,
             );
+            let mut f = f;
+            if !s.data.is_empty() && f.len() == 1 && rng.chance(dmg.truncate) {
+                // The capture keeps only the first bytes of the frame; the IP header still
+                // announces the whole packet.
+                let cut = 1 + rng.below(s.data.len() as u64) as usize;
+                let keep = f[0].len() - cut;
+                f[0].truncate(keep);
+                let end = s.off + s.data.len() as u64;
+                lost.entry((conn, s.dir))
+                    .or_default()
+                    .push((end - cut as u64, end));
+            }
             pending.push(f);
             if !s.data.is_empty() && rng.chance(dmg.duplicate) {
                 let again = if rng.chance(dmg.rewrite) {
@@ -548,6 +562,7 @@ fn run(seed: u64, dmg: Damage) -> (usize, usize) {
 }
 
 const CLEAN: Damage = Damage {
+    truncate: 0,
     reorder: 0,
     duplicate: 0,
     lose: 0,
@@ -636,6 +651,17 @@ fn loss_without_retransmission() {
 }
 
 #[test]
+fn truncated_packets() {
+    assert!(
+        recovery("truncation", 190..220, |_| Damage {
+            truncate: 5,
+            reorder: 5,
+            ..CLEAN
+        }) >= 0.95
+    );
+}
+
+#[test]
 fn midstream_starts() {
     assert!(
         recovery("midstream", 110..140, |_| Damage {
@@ -660,6 +686,7 @@ fn everything_at_once_in_tunnels_and_fragments() {
         lose: 3,
         rewrite: 50,
         midstream: s % 2 == 0,
+        truncate: 3,
         wrap: wraps[s as usize % wraps.len()],
     });
     assert!(r >= 0.90);
@@ -689,12 +716,18 @@ fn one_seed() {
             reorder: 5,
             ..CLEAN
         },
+        Ok("truncate") => Damage {
+            truncate: 5,
+            reorder: 5,
+            ..CLEAN
+        },
         Ok("all") => Damage {
             reorder: 10,
             duplicate: 5,
             lose: 3,
             rewrite: 50,
             midstream: seed % 2 == 0,
+            truncate: 3,
             wrap: wraps[seed as usize % wraps.len()],
         },
         _ => Damage {

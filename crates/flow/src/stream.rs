@@ -63,6 +63,8 @@ pub struct StreamCounters {
     pub data_before_start: u64,
     /// Gaps declared because the receiver acknowledged bytes we never saw.
     pub acked_gaps: u64,
+    /// Overlapping segments whose bytes differ from the copy already held (first copy kept).
+    pub inconsistent_overlaps: u64,
 }
 
 impl StreamCounters {
@@ -76,6 +78,7 @@ impl StreamCounters {
         self.truncation_gaps += o.truncation_gaps;
         self.data_before_start += o.data_before_start;
         self.acked_gaps += o.acked_gaps;
+        self.inconsistent_overlaps += o.inconsistent_overlaps;
     }
 }
 
@@ -318,6 +321,9 @@ impl Stream {
             }
         }
         self.counters.ooo_segments += 1;
+        if self.differs_from_held(off, s.payload) {
+            self.counters.inconsistent_overlaps += 1;
+        }
         let held = Held {
             data: s.payload.to_vec(),
             missing: s.missing,
@@ -366,6 +372,22 @@ impl Stream {
             self.gap(first - self.next, out);
             self.drain(global, out);
         }
+    }
+
+    /// Whether `data` at `off` overlaps held bytes with different contents (a retransmission
+    /// that disagrees with the first copy, which is the one kept).
+    fn differs_from_held(&self, off: u64, data: &[u8]) -> bool {
+        let end = off + data.len() as u64;
+        let before = self.held.range(..off).next_back();
+        before
+            .into_iter()
+            .chain(self.held.range(off..end))
+            .any(|(&k, h)| {
+                let (a, b) = (k.max(off), (k + h.data.len() as u64).min(end));
+                a < b
+                    && h.data[(a - k) as usize..(b - k) as usize]
+                        != data[(a - off) as usize..(b - off) as usize]
+            })
     }
 
     /// Deliver a segment known to start at or before `next` (after a forced gap).

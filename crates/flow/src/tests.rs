@@ -146,3 +146,42 @@ fn sequence_wrap_is_continuous() {
     let s: Vec<u8> = got.into_iter().map(|b| b.unwrap_or(b'?')).collect();
     assert_eq!(s, b"hello world");
 }
+
+#[test]
+fn inconsistent_overlap_with_held_data_is_counted_first_copy_kept() {
+    let mut s = Stream::default();
+    let mut global = 0usize;
+    let mut got = Vec::new();
+    let cfg = StreamConfig::default();
+    let mut sink = |d: Delivery<'_>| {
+        if let Delivery::Data { data, .. } = d {
+            got.extend_from_slice(data);
+        }
+    };
+    let seg = |seq: u32, p: &'static [u8]| Seg {
+        seq,
+        syn: false,
+        fin: false,
+        ts: 0,
+        ack: None,
+        payload: p,
+        missing: 0,
+    };
+    s.segment(
+        Seg {
+            seq: 99,
+            syn: true,
+            ..seg(99, b"")
+        },
+        &cfg,
+        &mut global,
+        usize::MAX,
+        &mut sink,
+    );
+    s.segment(seg(105, b"world"), &cfg, &mut global, usize::MAX, &mut sink);
+    s.segment(seg(105, b"WORLD"), &cfg, &mut global, usize::MAX, &mut sink);
+    s.segment(seg(105, b"world"), &cfg, &mut global, usize::MAX, &mut sink);
+    s.segment(seg(100, b"hello"), &cfg, &mut global, usize::MAX, &mut sink);
+    assert_eq!(got, b"helloworld");
+    assert_eq!(s.counters.inconsistent_overlaps, 1);
+}

@@ -135,7 +135,7 @@ impl Totals {
             "retransmitted_segments": s.retransmitted_segments, "overlap_bytes": s.overlap_bytes,
             "ooo_segments": s.ooo_segments, "gaps": s.gaps, "gap_bytes": s.gap_bytes,
             "ooo_cap_gaps": s.ooo_cap_gaps, "truncation_gaps": s.truncation_gaps,
-            "data_before_start": s.data_before_start, "acked_gaps": s.acked_gaps,
+            "data_before_start": s.data_before_start, "acked_gaps": s.acked_gaps, "inconsistent_overlaps": s.inconsistent_overlaps,
         }));
         m.insert("http".into(), json!({
             "requests": h.requests, "responses": h.responses, "interim_responses": h.interim_responses,
