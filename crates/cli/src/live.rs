@@ -69,12 +69,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     let links = pipe.link_types.clone();
     let (snap, written) = pipe.finish();
     written.context("writing exchanges")?;
-    let mut totals = Totals {
-        live: Some(kernel),
-        ..Totals::default()
-    };
-    totals.dispatch = dispatch;
-    fill(&mut totals, &snap);
+    let totals = Totals::of(dispatch, Default::default(), Some(kernel), &snap);
     let capture = capture_info(a, (first, last), links);
     let doc = Document::build(&snap.inventory, capture, totals.to_json(), now_ns());
     if let Some(p) = &c.output {
@@ -87,14 +82,6 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn fill(t: &mut Totals, snap: &Snapshot) {
-    t.flow = snap.flow;
-    t.http = snap.http;
-    t.endpoints = snap.inventory.endpoints.len() as u64;
-    t.endpoints_dropped = snap.inventory.endpoints_dropped;
-    t.values_capped = snap.inventory.values_capped;
 }
 
 fn capture_info(a: &CaptureArgs, (first, last): (u64, u64), links: Vec<u32>) -> CaptureInfo {
@@ -114,12 +101,7 @@ fn document(
     a: &CaptureArgs,
     span: (u64, u64),
 ) -> (Document, Totals) {
-    let mut totals = Totals {
-        live: Some(kernel),
-        ..Totals::default()
-    };
-    totals.dispatch = pipe.stats.clone();
-    fill(&mut totals, snap);
+    let totals = Totals::of(pipe.stats.clone(), Default::default(), Some(kernel), snap);
     let doc = Document::build(
         &snap.inventory,
         capture_info(a, span, pipe.link_types.clone()),

@@ -96,7 +96,7 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
     let dispatch = pipe.stats.clone();
     let links = pipe.link_types.clone();
     let (snap, written) = pipe.finish();
-    let written = written?;
+    written?;
     let unknown = dispatch.anomalies[Anomaly::ALL
         .iter()
         .position(|a| *a == Anomaly::UnknownLinkType)
@@ -104,17 +104,7 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
     if dispatch.packets > 0 && unknown == dispatch.packets {
         bail!("{}: unsupported link type(s) {links:?}", paths.join(", "));
     }
-    let mut totals = Totals {
-        files: set.stats(),
-        exchanges_written: written,
-        ..Totals::default()
-    };
-    totals.dispatch = dispatch;
-    totals.flow = snap.flow;
-    totals.http = snap.http;
-    totals.endpoints = snap.inventory.endpoints.len() as u64;
-    totals.endpoints_dropped = snap.inventory.endpoints_dropped;
-    totals.values_capped = snap.inventory.values_capped;
+    let totals = Totals::of(dispatch, set.stats(), None, &snap);
     let capture = CaptureInfo {
         mode: "replay".into(),
         sources: paths,

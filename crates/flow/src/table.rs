@@ -106,7 +106,7 @@ impl FlowStats {
         self.closed_end += o.closed_end;
         self.flows_dropped_table_full += o.flows_dropped_table_full;
         self.segments_without_flow += o.segments_without_flow;
-        self.max_active_flows += o.max_active_flows;
+        self.max_active_flows = self.max_active_flows.max(o.max_active_flows);
         self.streams.add(&o.streams);
     }
 }

@@ -108,6 +108,8 @@ fn add_capped<'a>(
 pub struct Observed {
     pub host: String,
     pub path: String,
+    /// Auth kinds of the request (sorted; `[None]` without credentials).
+    pub auth: Vec<AuthKind>,
 }
 
 /// Endpoints keyed by (host, method, template), in a deterministic order.
@@ -168,7 +170,7 @@ impl Inventory {
             .as_ref()
             .is_some_and(|r| (200..300).contains(&r.status));
         one.unauthenticated_success = success && auth == [AuthKind::None];
-        one.auth.extend(auth);
+        one.auth.extend(auth.iter().copied());
         if let Some(q) = query {
             for name in query_names(q) {
                 *one.query_params.entry(name).or_default() += 1;
@@ -182,6 +184,7 @@ impl Inventory {
         let observed = Observed {
             host: key.0.clone(),
             path: key.2.clone(),
+            auth,
         };
         let mut capped = 0;
         self.endpoints

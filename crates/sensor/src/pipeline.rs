@@ -1,7 +1,7 @@
 //! Dispatcher, workers and their messages.
 
 use crate::record::write_record;
-use crate::stats::{DispatchStats, Totals};
+use crate::stats::DispatchStats;
 use crate::writer::{self, Key, WriterMsg};
 use apitap_capture::{Backings, Packet};
 use apitap_flow::{Defrag, DefragConfig, FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
@@ -388,16 +388,6 @@ impl Pipeline {
             None => Ok(0),
         };
         (all, written)
-    }
-
-    /// Fill `t` with the dispatcher's counters and the snapshot's.
-    pub fn totals(&self, snap: &Snapshot, t: &mut Totals) {
-        t.dispatch = self.stats.clone();
-        t.flow = snap.flow;
-        t.http = snap.http;
-        t.endpoints = snap.inventory.endpoints.len() as u64;
-        t.endpoints_dropped = snap.inventory.endpoints_dropped;
-        t.values_capped = snap.inventory.values_capped;
     }
 }
 

@@ -125,7 +125,15 @@ pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
     out.push_str(",\"auth\":");
     match req {
         Some(r) => {
-            let kinds = classify_auth(&r.headers, split_target(&r.uri).1);
+            // The inventory classified it already, unless the endpoint table was full.
+            let computed;
+            let kinds = match seen {
+                Some(s) => &s.auth[..],
+                None => {
+                    computed = classify_auth(&r.headers, split_target(&r.uri).1);
+                    &computed[..]
+                }
+            };
             out.push('[');
             for (i, k) in kinds.iter().enumerate() {
                 if i > 0 {

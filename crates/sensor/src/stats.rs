@@ -1,5 +1,6 @@
 //! Counters of every stage, summed across workers, and their JSON form in the inventory.
 
+use crate::pipeline::Snapshot;
 use apitap_capture::{FileStats, LiveStats};
 use apitap_flow::{DefragStats, FlowStats};
 use apitap_http::HttpStats;
@@ -53,10 +54,28 @@ pub struct Totals {
     pub endpoints: u64,
     pub endpoints_dropped: u64,
     pub values_capped: u64,
-    pub exchanges_written: u64,
 }
 
 impl Totals {
+    /// The counters of a run: the dispatcher's, the source's and the workers' snapshot.
+    pub fn of(
+        dispatch: DispatchStats,
+        files: FileStats,
+        live: Option<LiveStats>,
+        snap: &Snapshot,
+    ) -> Totals {
+        Totals {
+            dispatch,
+            files,
+            live,
+            flow: snap.flow,
+            http: snap.http,
+            endpoints: snap.inventory.endpoints.len() as u64,
+            endpoints_dropped: snap.inventory.endpoints_dropped,
+            values_capped: snap.inventory.values_capped,
+        }
+    }
+
     /// Packets, bytes or messages lost or not analysed, by reason (non-zero only).
     pub fn dropped(&self) -> Vec<(&'static str, u64)> {
         let s = &self.flow.streams;
