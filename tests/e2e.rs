@@ -309,3 +309,70 @@ fn bad_input_gives_one_line_and_nonzero_exit() {
     ]);
     assert!(!inv.exists());
 }
+
+#[test]
+fn tls_inside_connect_matches_arkimes_ja4() {
+    let (doc, _) = replay(&["fixtures/tls/https-connect.pcap"], &[], "tls-connect");
+    let svc = &doc["encrypted_services"];
+    assert_eq!(svc.as_array().map(Vec::len), Some(1), "{svc}");
+    let s = &svc[0];
+    assert_eq!(s["via_connect"], 1);
+    assert_eq!(s["client_ja4"]["t12i860500_e18388e7f3a3_a1e935682795"], 1);
+    assert_eq!(s["versions"]["TLS 1.2"], 1);
+    assert_eq!(s["ciphers"]["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"], 1);
+    // The CONNECT exchange itself is still an endpoint.
+    assert!(doc["endpoints"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["method"] == "CONNECT")));
+}
+
+#[test]
+fn services_we_cannot_read_are_named() {
+    let (doc, ex) = replay(&["fixtures/synth/services.pcap"], &[], "services");
+    let svc = &doc["encrypted_services"];
+    assert_eq!(svc.as_array().map(Vec::len), Some(1), "{svc}");
+    let s = &svc[0];
+    assert_eq!(s["server"], "10.0.0.9:443");
+    assert_eq!(s["connections"], 2);
+    assert_eq!(s["sni"]["api.internal.example"], 2);
+    assert_eq!(s["alpn"]["h2"], 2);
+    assert_eq!(s["versions"]["TLS 1.3"], 2);
+    let ja4 = s["client_ja4"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>());
+    let ja4 = ja4.unwrap_or_default();
+    assert_eq!(ja4.len(), 1);
+    assert!(
+        ja4[0].starts_with("t13d") && ja4[0].get(8..11) == Some("h2_"),
+        "{ja4:?}"
+    );
+    let mut unparsed: Vec<(u64, String, u64)> = doc["stats"]["unparsed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            (
+                u["port"].as_u64().unwrap_or(0),
+                u["protocol"].as_str().unwrap_or("").to_string(),
+                u["streams"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    unparsed.sort();
+    assert_eq!(
+        unparsed,
+        vec![
+            (22, "ssh".into(), 1),
+            (443, "tls".into(), 2),
+            (5432, "postgresql".into(), 1),
+            (6379, "redis".into(), 1),
+            (8080, "h2".into(), 1),
+        ]
+    );
+    // The one HTTP exchange beside them is unaffected.
+    assert_eq!(exchanges(&ex).len(), 1);
+    assert_eq!(
+        doc["stats"]["http"]["requests"], 1,
+        "the h2 preface is not a request"
+    );
+}

@@ -3,7 +3,8 @@
 use crate::body::{request_framing, response_framing, Framing};
 use crate::half::{At, Current, Event, Half, Role};
 use crate::head::StartLine;
-use crate::{Exchange, HttpConfig, Request, Response, Sink};
+use crate::sniff::{self, Guess, SNIFF_BUDGET, SNIFF_CAP, SNIFF_TLS_CAP};
+use crate::{Exchange, HttpConfig, Request, Response, Sink, TlsSeen, UnparsedStream};
 use apitap_flow::{CloseReason, Delivery, Dir, FlowCtx, Handler};
 use std::collections::VecDeque;
 
@@ -49,6 +50,72 @@ pub struct Connection {
     /// server had received before it may have been answered by it, so they are never paired
     /// with a later response.
     orphan_ack: Option<u32>,
+    /// First bytes of each direction since the stream (re)started, until HTTP shows up.
+    sniff: Option<Box<Sniff>>,
+    /// Payload bytes seen in both directions.
+    bytes: u64,
+}
+
+/// The first bytes of each direction, to recognise TLS and other protocols.
+#[derive(Debug, Default)]
+struct Sniff {
+    buf: [Vec<u8>; 2],
+    /// A gap cut a direction's first bytes: what follows is not its start.
+    cut: [bool; 2],
+    /// Inside a CONNECT tunnel.
+    via_connect: bool,
+    /// The TLS hellos were reported (and the buffers freed); the client's direction.
+    reported: Option<usize>,
+}
+
+impl Sniff {
+    /// Keep the first bytes of direction `d`; whether any were added. TLS gets room for its
+    /// hellos while the worker's budget lasts.
+    fn push(&mut self, d: usize, data: &[u8], held: &mut u64, st: &mut crate::HttpStats) -> bool {
+        if self.cut[d] || self.reported.is_some() {
+            return false;
+        }
+        let buf = &mut self.buf[d];
+        let tls = sniff::looks_like_tls(buf) || (buf.is_empty() && data.first() == Some(&0x16));
+        let cap = if tls && *held < SNIFF_BUDGET {
+            SNIFF_TLS_CAP
+        } else {
+            SNIFF_CAP
+        };
+        let room = cap.saturating_sub(buf.len());
+        let n = data.len().min(room);
+        if n == 0 {
+            return false;
+        }
+        if tls && buf.len() + n > SNIFF_CAP && *held >= SNIFF_BUDGET {
+            st.sniff_budget_exhausted += 1;
+        }
+        buf.extend_from_slice(&data[..n]);
+        *held += n as u64;
+        true
+    }
+
+    /// Free the buffers, returning their bytes to the budget.
+    fn release(&mut self, held: &mut u64) {
+        for b in &mut self.buf {
+            *held = held.saturating_sub(b.len() as u64);
+            *b = Vec::new();
+        }
+    }
+
+    /// The TLS handshake as far as it can be read: (client dir, client hello, server hello).
+    fn tls(
+        &self,
+    ) -> Option<(
+        usize,
+        Option<sniff::ClientHello>,
+        Option<sniff::ServerHello>,
+    )> {
+        (0..2).find_map(|d| {
+            let ch = sniff::client_hello(&self.buf[d])?;
+            Some((d, Some(ch), sniff::server_hello(&self.buf[1 - d])))
+        })
+    }
 }
 
 impl Connection {
@@ -67,7 +134,40 @@ impl Connection {
             http_seen: false,
             data_seen: false,
             orphan_ack: None,
+            sniff: Some(Box::default()),
+            bytes: 0,
         }
+    }
+
+    /// Report the TLS hellos once both were read, or at the end with what there is.
+    fn report_tls(&mut self, ctx: &FlowCtx, at_end: bool, out: &mut Sink) {
+        let Some(sn) = self.sniff.as_deref_mut() else {
+            return;
+        };
+        if sn.reported.is_some() || !(0..2).any(|d| sniff::looks_like_tls(&sn.buf[d])) {
+            return;
+        }
+        let Some((cd, hello, server_hello)) = sn.tls() else {
+            return;
+        };
+        if server_hello.is_none() && !at_end {
+            return;
+        }
+        sn.reported = Some(cd);
+        sn.release(&mut out.sniff_held);
+        let (client, server) = if cd == Dir::Orig.idx() {
+            (ctx.orig, ctx.resp)
+        } else {
+            (ctx.resp, ctx.orig)
+        };
+        out.tls.push(TlsSeen {
+            client,
+            server,
+            tunnel: ctx.key.tunnel,
+            via_connect: sn.via_connect,
+            hello,
+            server_hello,
+        });
     }
 
     fn feed(
@@ -101,6 +201,20 @@ impl Connection {
 
     fn on_head(&mut self, ctx: &FlowCtx, dir: Dir, out: &mut Sink) -> Option<Event> {
         let d = dir.idx();
+        if let Some(StartLine::Request { method, uri, .. }) =
+            self.halves[d].cur.as_ref().map(|c| &c.head.start)
+        {
+            if method == "PRI" && uri == b"*" && !self.http_seen {
+                // The HTTP/2 prior-knowledge preface: not ours to parse.
+                for h in &mut self.halves {
+                    h.kill();
+                }
+                return None;
+            }
+        }
+        if let Some(mut sn) = self.sniff.take() {
+            sn.release(&mut out.sniff_held);
+        }
         if !self.http_seen {
             self.http_seen = true;
             out.stats.http_streams += 1;
@@ -143,7 +257,7 @@ impl Connection {
                 }
                 self.cur_txn[d] = Some(id);
                 self.interim[d] = false;
-                self.halves[d].start_body(framing)
+                self.halves[d].start_body(framing, &self.cfg, &mut out.stats)
             }
             StartLine::Response { status, .. } => {
                 let status = *status;
@@ -152,7 +266,7 @@ impl Connection {
                 if (100..200).contains(&status) && status != 101 {
                     out.stats.interim_responses += 1;
                     self.interim[d] = true;
-                    return self.halves[d].start_body(Framing::None);
+                    return self.halves[d].start_body(Framing::None, &self.cfg, &mut out.stats);
                 }
                 out.stats.responses += 1;
                 self.interim[d] = false;
@@ -178,7 +292,7 @@ impl Connection {
                 let cur = self.halves[d].cur.as_ref()?;
                 let framing =
                     response_framing(method.as_deref(), status, &cur.head.headers, &mut out.stats);
-                self.halves[d].start_body(framing)
+                self.halves[d].start_body(framing, &self.cfg, &mut out.stats)
             }
         }
     }
@@ -354,7 +468,10 @@ impl Connection {
         let Some(t) = self.txns.iter_mut().find(|t| t.id == id) else {
             return;
         };
-        let c = *c;
+        let mut c = *c;
+        if let Some(dec) = c.decoder.take() {
+            finish_decoding(dec, &mut c.body, &mut out.stats);
+        }
         let gap = c.gap;
         let body_gap = c.body.gap;
         match c.head.start {
@@ -406,6 +523,12 @@ impl Connection {
                     } else {
                         h.kill();
                     }
+                }
+                if connect {
+                    self.sniff = Some(Box::new(Sniff {
+                        via_connect: true,
+                        ..Sniff::default()
+                    }));
                 }
             }
         }
@@ -482,10 +605,20 @@ impl Handler for Connection {
                 data,
             } => {
                 self.data_seen = true;
-                self.feed(ctx, dir, (offset, seq), At { ts, ack }, data, out)
+                self.bytes += data.len() as u64;
+                let fresh = self.sniff.as_deref_mut().is_some_and(|sn| {
+                    sn.push(dir.idx(), data, &mut out.sniff_held, &mut out.stats)
+                });
+                self.feed(ctx, dir, (offset, seq), At { ts, ack }, data, out);
+                if fresh {
+                    self.report_tls(ctx, false, out);
+                }
             }
             Delivery::Gap { len, .. } => {
                 out.stats.gaps += 1;
+                if let Some(sn) = self.sniff.as_deref_mut() {
+                    sn.cut[dir.idx()] = true;
+                }
                 if let Some(ev) = self.halves[dir.idx()].on_gap(len, &mut out.stats) {
                     self.event(ctx, dir, ev, out);
                 }
@@ -500,12 +633,55 @@ impl Handler for Connection {
                 self.event(ctx, dir, ev, out);
             }
         }
+        self.report_tls(ctx, true, out);
         if !self.http_seen && self.data_seen {
             out.stats.unparsed_streams += 1;
+            let (o, r) = match self.sniff.as_deref() {
+                Some(sn) => (&sn.buf[0][..], &sn.buf[1][..]),
+                None => (&[][..], &[][..]),
+            };
+            let reported = self.sniff.as_deref().and_then(|sn| sn.reported);
+            let guess = if reported.is_some() {
+                Guess::Tls
+            } else {
+                sniff::guess(o, r)
+            };
+            // The server is the SYN's receiver, the side answering a ClientHello, or the
+            // one that spoke first in a server-first protocol.
+            let server = match (guess, reported) {
+                (Guess::Tls, Some(cd)) if cd == Dir::Resp.idx() => ctx.orig,
+                (Guess::Mysql | Guess::Ssh, _) if !ctx.saw_syn && r.is_empty() => ctx.orig,
+                _ => ctx.resp,
+            };
+            out.unparsed.push(UnparsedStream {
+                server,
+                guess,
+                bytes: self.bytes,
+            });
+        }
+        if let Some(mut sn) = self.sniff.take() {
+            sn.release(&mut out.sniff_held);
         }
         while let Some(t) = self.txns.pop_front() {
             self.emit_txn(ctx, t, out);
         }
+    }
+}
+
+/// Put a body's decoded bytes in place of its encoded ones and count how decoding went.
+fn finish_decoding(dec: crate::coding::Decoder, body: &mut crate::Body, st: &mut crate::HttpStats) {
+    use crate::coding::Stop;
+    let (data, total, coding, stop) = dec.finish(!body.gap);
+    body.truncated = total > data.len() as u64;
+    body.data = data;
+    body.decoded_len = total;
+    body.coding = coding;
+    match stop {
+        None if coding == crate::Coding::Decoded => st.decoded_bodies += 1,
+        Some(Stop::Error) => st.decode_errors += 1,
+        Some(Stop::Limit) => st.decode_limit += 1,
+        Some(Stop::Bomb) => st.decode_bombs += 1,
+        _ => {}
     }
 }
 

@@ -1,6 +1,7 @@
 //! One direction of an HTTP connection: heads, bodies, gaps and resynchronisation.
 
 use crate::body::{BodyReader, Fed, Framing, GapOutcome};
+use crate::coding::{Decoder, Plan};
 use crate::head::{self, Head, StartLine};
 use crate::{Body, HttpConfig, HttpStats};
 
@@ -36,6 +37,8 @@ pub(crate) struct Current {
     pub ack: Option<u32>,
     pub body: Body,
     pub reader: Option<BodyReader>,
+    /// Undoes the body's Content-Encoding, if it has one we can undo.
+    pub decoder: Option<Decoder>,
     pub gap: bool,
 }
 
@@ -392,6 +395,7 @@ impl Half {
             ack,
             body: Body::default(),
             reader: None,
+            decoder: None,
             gap: false,
         });
         self.state = State::Body;
@@ -399,7 +403,12 @@ impl Half {
     }
 
     /// Set the body framing of the message whose head was just reported.
-    pub fn start_body(&mut self, framing: Framing) -> Option<Event> {
+    pub fn start_body(
+        &mut self,
+        framing: Framing,
+        cfg: &HttpConfig,
+        st: &mut HttpStats,
+    ) -> Option<Event> {
         let cur = self.cur.as_mut()?;
         let reader = BodyReader::new(framing);
         if reader.is_done_at_start() {
@@ -407,6 +416,20 @@ impl Half {
             return self.cur.take().map(|c| Event::Done(Box::new(c)));
         }
         cur.reader = Some(reader);
+        if let Some(ce) = cur.head.headers.get("content-encoding") {
+            match Decoder::plan(ce, cfg.body_sample, cfg.max_decoded) {
+                Plan::Identity => {}
+                Plan::Decode(d) => cur.decoder = Some(d),
+                Plan::Unsupported { too_deep } => {
+                    cur.body.coding = crate::Coding::Undecodable;
+                    if too_deep {
+                        st.decode_too_deep += 1;
+                    } else {
+                        st.decode_unsupported += 1;
+                    }
+                }
+            }
+        }
         None
     }
 
@@ -426,9 +449,14 @@ impl Half {
             return self.cur.take().map(|c| Event::Done(Box::new(c)));
         };
         let body = &mut cur.body;
+        let decoder = &mut cur.decoder;
         let cap = cfg.body_sample;
         let fed: Fed = reader.feed(input, &mut |chunk: &[u8]| {
             body.len += chunk.len() as u64;
+            if let Some(d) = decoder.as_mut() {
+                d.feed(chunk);
+                return;
+            }
             let room = cap.saturating_sub(body.data.len());
             let keep = chunk.len().min(room);
             body.data.extend_from_slice(&chunk[..keep]);
@@ -468,6 +496,9 @@ impl Half {
                 let cur = self.cur.as_mut()?;
                 cur.body.gap = true;
                 cur.body.len += len;
+                if let Some(d) = cur.decoder.as_mut() {
+                    d.on_gap();
+                }
                 let outcome = cur
                     .reader
                     .as_mut()

@@ -17,12 +17,16 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod coding;
 mod conn;
 mod half;
 mod head;
+mod sniff;
 
+pub use coding::MAX_LAYERS;
 pub use conn::Connection;
 pub use head::{Head, Headers, StartLine};
+pub use sniff::{client_hello, guess, server_hello, version_name, ClientHello, Guess, ServerHello};
 
 use std::net::SocketAddr;
 
@@ -39,6 +43,8 @@ pub struct HttpConfig {
     pub max_pending: usize,
     /// Bytes scanned for a message start on a stream that has never carried HTTP.
     pub max_probe_bytes: u64,
+    /// Bytes a Content-Encoding'd body may decode to before decoding stops (bomb limit).
+    pub max_decoded: u64,
 }
 
 impl Default for HttpConfig {
@@ -49,8 +55,24 @@ impl Default for HttpConfig {
             body_sample: 64 << 10,
             max_pending: 256,
             max_probe_bytes: 64 << 10,
+            max_decoded: 1 << 20,
         }
     }
+}
+
+/// How a body's Content-Encoding was undone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Coding {
+    /// No content coding: `data` holds the body as sent.
+    #[default]
+    Identity,
+    /// Decoded to the end: `data` holds decoded bytes.
+    Decoded,
+    /// Decoding stopped early (corrupt stream, gap, limit, bomb): `data` holds the decoded
+    /// prefix.
+    Partial,
+    /// A coding we cannot undo: `data` holds the encoded bytes.
+    Undecodable,
 }
 
 /// A message body as far as it was seen.
@@ -58,8 +80,12 @@ impl Default for HttpConfig {
 pub struct Body {
     /// Body length after transfer decoding (de-chunked), including bytes lost in gaps.
     pub len: u64,
-    /// The first [`HttpConfig::body_sample`] bytes.
+    /// The first [`HttpConfig::body_sample`] bytes, after content decoding when there was
+    /// a coding we undo.
     pub data: Vec<u8>,
+    pub coding: Coding,
+    /// Bytes the content decoding produced in all (0 without a coding).
+    pub decoded_len: u64,
     /// More bytes than `data` holds were seen.
     pub truncated: bool,
     /// Part of the body fell into a gap.
@@ -140,6 +166,20 @@ pub struct HttpStats {
     pub cl_te_conflicts: u64,
     pub body_bytes_not_kept: u64,
     pub pending_overflow: u64,
+    /// Bodies whose Content-Encoding was undone to the end.
+    pub decoded_bodies: u64,
+    /// Bodies whose compressed stream was corrupt.
+    pub decode_errors: u64,
+    /// Bodies that decoded to more than [`HttpConfig::max_decoded`] bytes.
+    pub decode_limit: u64,
+    /// Bodies whose output/input ratio was that of a decompression bomb.
+    pub decode_bombs: u64,
+    /// Bodies in a coding we cannot undo (compress, zstd, ...).
+    pub decode_unsupported: u64,
+    /// Bodies with more stacked codings than we undo.
+    pub decode_too_deep: u64,
+    /// TLS hellos not read because the sniffing budget was spent.
+    pub sniff_budget_exhausted: u64,
 }
 
 macro_rules! add_all {
@@ -172,16 +212,48 @@ impl HttpStats {
             bad_chunks,
             cl_te_conflicts,
             body_bytes_not_kept,
-            pending_overflow
+            pending_overflow,
+            decoded_bodies,
+            decode_errors,
+            decode_limit,
+            decode_bombs,
+            decode_unsupported,
+            decode_too_deep,
+            sniff_budget_exhausted
         );
     }
+}
+
+/// A TLS handshake seen on a stream we cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSeen {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub tunnel: u32,
+    /// Inside an HTTP CONNECT tunnel (the server is then the proxy).
+    pub via_connect: bool,
+    pub hello: Option<ClientHello>,
+    pub server_hello: Option<ServerHello>,
+}
+
+/// A stream on which no HTTP/1.x message was found, with a guess at what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnparsedStream {
+    pub server: SocketAddr,
+    pub guess: Guess,
+    /// Payload bytes in both directions.
+    pub bytes: u64,
 }
 
 /// Where a connection's exchanges and counters go.
 #[derive(Debug, Default)]
 pub struct Sink {
     pub exchanges: Vec<Exchange>,
+    pub tls: Vec<TlsSeen>,
+    pub unparsed: Vec<UnparsedStream>,
     pub stats: HttpStats,
+    /// Bytes held by all connections' protocol sniffers (bounded by a budget).
+    pub sniff_held: u64,
 }
 
 #[cfg(test)]

@@ -398,3 +398,201 @@ proptest::proptest! {
         let _ = run_split(&[Ev::C(&cb), Ev::S(&sb, 10), Ev::Gap(Dir::Resp, 7), Ev::C(&c), Ev::S(&s, 99)], syn, k);
     }
 }
+
+mod coding {
+    //! Content-Encoding transcripts: every coding, stacked codings, damage and bombs.
+    use super::*;
+    use std::io::Write;
+
+    const JSON: &[u8] = br#"{"users":[{"id":1,"email":"a@example.com","tags":["x","y"]},{"id":2,"email":"b@example.com","tags":[]}],"next":null}"#;
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).expect("gzip");
+        e.finish().expect("gzip")
+    }
+    fn zlib(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).expect("zlib");
+        e.finish().expect("zlib")
+    }
+    fn raw(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(b).expect("deflate");
+        e.finish().expect("deflate")
+    }
+    fn br(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+            w.write_all(b).expect("br");
+        }
+        out
+    }
+
+    /// A response with `coding` and the given encoded body, chunked in 7-byte chunks when
+    /// `chunked` (so chunk boundaries fall inside compressed blocks).
+    fn response(coding: &str, body: &[u8], chunked: bool) -> Vec<u8> {
+        let mut r = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\n"
+        )
+        .into_bytes();
+        if chunked {
+            r.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for c in body.chunks(7) {
+                r.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                r.extend_from_slice(c);
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            r.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            r.extend_from_slice(body);
+        }
+        r
+    }
+
+    fn body_of(s: &Sink) -> (Vec<u8>, Coding, u64) {
+        let b = &s.exchanges[0].response.as_ref().expect("response").body;
+        (b.data.clone(), b.coding, b.decoded_len)
+    }
+
+    /// Decode `encoded` as `coding`, split at every offset, chunked and not; all agree.
+    fn decodes(coding: &str, encoded: &[u8], expect: &[u8]) {
+        for chunked in [false, true] {
+            let resp = response(coding, encoded, chunked);
+            let evs = [
+                Ev::C(GET),
+                Ev::S(&resp, GET.len() as u64),
+                Ev::C(GET),
+                Ev::S(OK, 200),
+            ];
+            let whole = run_split(&evs, true, 0);
+            assert_eq!(
+                body_of(&whole),
+                (expect.to_vec(), Coding::Decoded, expect.len() as u64),
+                "{coding} chunked={chunked}"
+            );
+            assert_eq!(whole.stats.decoded_bodies, 1);
+            assert_eq!(whole.exchanges.len(), 2, "the next exchange still parses");
+            for k in 1..resp.len() {
+                assert_eq!(
+                    body_of(&run_split(&evs, true, k)),
+                    body_of(&whole),
+                    "{coding} chunked={chunked} split {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_deflate_brotli_decode_in_any_split() {
+        decodes("gzip", &gzip(JSON), JSON);
+        decodes("x-gzip", &gzip(JSON), JSON);
+        decodes("deflate", &zlib(JSON), JSON);
+        decodes("deflate", &raw(JSON), JSON);
+        decodes("br", &br(JSON), JSON);
+        decodes("identity, gzip", &gzip(JSON), JSON);
+    }
+
+    #[test]
+    fn stacked_codings_are_undone_in_reverse_order() {
+        // Applied gzip first, then br: the header lists them in that order.
+        decodes("gzip, br", &br(&gzip(JSON)), JSON);
+        decodes("deflate,gzip", &gzip(&zlib(JSON)), JSON);
+    }
+
+    #[test]
+    fn bomb_stops_at_the_output_limit() {
+        let zeros = vec![0u8; 64 << 20];
+        let bomb = gzip(&zeros);
+        assert!(bomb.len() < 200_000, "a real bomb: {} bytes", bomb.len());
+        let resp = response("gzip", &bomb, false);
+        let s = run_split(&[Ev::C(GET), Ev::S(&resp, GET.len() as u64)], true, 0);
+        let b = &s.exchanges[0].response.as_ref().expect("response").body;
+        assert_eq!(b.coding, Coding::Partial);
+        assert_eq!(b.data.len(), HttpConfig::default().body_sample);
+        assert!(
+            b.decoded_len <= HttpConfig::default().max_decoded + (4 << 20),
+            "{}",
+            b.decoded_len
+        );
+        assert_eq!(b.len, bomb.len() as u64, "the wire length is still counted");
+        assert_eq!(s.stats.decode_limit + s.stats.decode_bombs, 1);
+    }
+
+    #[test]
+    fn corrupt_stream_keeps_the_decoded_prefix() {
+        let mut g = gzip(&JSON.repeat(50));
+        let n = g.len();
+        for b in &mut g[n / 2..n - 8] {
+            *b ^= 0x5a;
+        }
+        let resp = response("gzip", &g, false);
+        let s = run_split(
+            &[
+                Ev::C(GET),
+                Ev::S(&resp, GET.len() as u64),
+                Ev::C(GET),
+                Ev::S(OK, 200),
+            ],
+            true,
+            0,
+        );
+        let (data, coding, _) = body_of(&s);
+        assert_eq!(coding, Coding::Partial);
+        assert!(JSON.repeat(50).starts_with(&data));
+        assert_eq!(s.stats.decode_errors, 1);
+        assert_eq!(s.exchanges.len(), 2, "framing is unaffected");
+    }
+
+    #[test]
+    fn gap_in_a_compressed_body_is_partial_not_an_error() {
+        let g = gzip(&JSON.repeat(40));
+        let resp = response("gzip", &g, false);
+        let head_len = resp.len() - g.len();
+        let (a, rest) = resp.split_at(head_len + 20);
+        let c = &rest[30..];
+        let s = run_split(
+            &[
+                Ev::C(GET),
+                Ev::S(a, GET.len() as u64),
+                Ev::Gap(Dir::Resp, 30),
+                Ev::S(c, GET.len() as u64),
+                Ev::C(GET),
+                Ev::S(OK, 2 * GET.len() as u64),
+            ],
+            true,
+            0,
+        );
+        let (_, coding, _) = body_of(&s);
+        assert_eq!(coding, Coding::Partial);
+        assert_eq!(s.stats.decode_errors, 0);
+        assert_eq!(s.exchanges.len(), 2, "{:?}", rows(&s));
+    }
+
+    #[test]
+    fn unknown_and_too_deep_codings_keep_raw_bytes() {
+        let resp = response("zstd", b"\x28\xb5\x2f\xfdabc", false);
+        let s = run_split(&[Ev::C(GET), Ev::S(&resp, GET.len() as u64)], true, 0);
+        assert_eq!(
+            body_of(&s),
+            (b"\x28\xb5\x2f\xfdabc".to_vec(), Coding::Undecodable, 0)
+        );
+        assert_eq!(s.stats.decode_unsupported, 1);
+        let resp = response("gzip, gzip, gzip, gzip", b"xyz", false);
+        let s = run_split(&[Ev::C(GET), Ev::S(&resp, GET.len() as u64)], true, 0);
+        assert_eq!(body_of(&s).1, Coding::Undecodable);
+        assert_eq!(s.stats.decode_too_deep, 1);
+    }
+
+    #[test]
+    fn compressed_request_bodies_decode_too() {
+        let g = gzip(JSON);
+        let mut post = format!("POST /api/events HTTP/1.1\r\nHost: a\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", g.len()).into_bytes();
+        post.extend_from_slice(&g);
+        let s = run_split(&[Ev::C(&post), Ev::S(OK, post.len() as u64)], true, 0);
+        let b = &s.exchanges[0].request.as_ref().expect("request").body;
+        assert_eq!((b.data.as_slice(), b.coding), (JSON, Coding::Decoded));
+    }
+}

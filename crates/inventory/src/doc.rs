@@ -1,6 +1,7 @@
 //! The inventory document: the JSON contract other tools read (docs/inventory.md).
 
 use crate::endpoint::{Endpoint, Inventory};
+use crate::services::{EncryptedService, Unparsed};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -78,6 +79,9 @@ pub struct Document {
     pub stats: serde_json::Map<String, serde_json::Value>,
     pub hosts: Vec<HostSummary>,
     pub endpoints: Vec<EndpointOut>,
+    /// TLS servers seen, from their handshakes: what hides behind encryption.
+    #[serde(default)]
+    pub encrypted_services: Vec<EncryptedService>,
 }
 
 fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointOut {
@@ -124,9 +128,31 @@ impl Document {
     pub fn build(
         inv: &Inventory,
         capture: CaptureInfo,
-        stats: serde_json::Map<String, serde_json::Value>,
+        mut stats: serde_json::Map<String, serde_json::Value>,
         now_ns: u64,
     ) -> Document {
+        let mut unparsed: Vec<Unparsed> = inv
+            .unparsed
+            .iter()
+            .map(|((port, proto), (n, b))| Unparsed {
+                port: *port,
+                protocol: proto.to_string(),
+                streams: *n,
+                bytes: *b,
+            })
+            .collect();
+        unparsed.sort_by(|a, b| b.streams.cmp(&a.streams).then(a.port.cmp(&b.port)));
+        stats.insert(
+            "unparsed".into(),
+            serde_json::to_value(unparsed).unwrap_or_default(),
+        );
+        let mut encrypted_services: Vec<EncryptedService> =
+            inv.encrypted.values().cloned().collect();
+        encrypted_services.sort_by(|a, b| {
+            b.connections
+                .cmp(&a.connections)
+                .then(a.server.cmp(&b.server))
+        });
         let mut endpoints: Vec<EndpointOut> = inv
             .endpoints
             .iter()
@@ -151,6 +177,7 @@ impl Document {
             stats,
             hosts: hosts.into_values().collect(),
             endpoints,
+            encrypted_services,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Endpoints and the inventory that aggregates exchanges into them.
 
 use crate::auth::{classify_auth, AuthKind};
+use crate::services::{unparsed_key, EncryptedService};
 use crate::template::{host_of, split_target, template_path, ParamType};
-use apitap_http::Exchange;
+use apitap_http::{Exchange, TlsSeen, UnparsedStream};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most distinct query parameter names kept per endpoint.
@@ -112,10 +113,19 @@ pub struct Observed {
     pub auth: Vec<AuthKind>,
 }
 
+/// Most TLS services and unparsed (port, protocol) rows kept.
+const MAX_SERVICES: usize = 10_000;
+
 /// Endpoints keyed by (host, method, template), in a deterministic order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
     pub endpoints: BTreeMap<(String, String, String), Endpoint>,
+    /// TLS servers by `ip:port`.
+    pub encrypted: BTreeMap<String, EncryptedService>,
+    /// Non-HTTP streams by (server port, protocol guess): (streams, bytes).
+    pub unparsed: BTreeMap<(u16, &'static str), (u64, u64)>,
+    /// TLS services or unparsed rows not kept because their table was full.
+    pub services_dropped: u64,
     pub max_endpoints: usize,
     /// Exchanges not counted because the endpoint table was full.
     pub endpoints_dropped: u64,
@@ -195,8 +205,51 @@ impl Inventory {
         Some(observed)
     }
 
+    /// Count a TLS handshake.
+    pub fn observe_tls(&mut self, t: &TlsSeen) {
+        let server = t.server.to_string();
+        if !self.encrypted.contains_key(&server) && self.encrypted.len() >= MAX_SERVICES {
+            self.services_dropped += 1;
+            return;
+        }
+        let e = self.encrypted.entry(server).or_default();
+        e.server = t.server.to_string();
+        e.observe(t, &mut self.values_capped);
+    }
+
+    /// Count a stream that carried no HTTP.
+    pub fn observe_unparsed(&mut self, u: &UnparsedStream) {
+        let k = unparsed_key(u);
+        if !self.unparsed.contains_key(&k) && self.unparsed.len() >= MAX_SERVICES {
+            self.services_dropped += 1;
+            return;
+        }
+        let e = self.unparsed.entry(k).or_default();
+        e.0 += 1;
+        e.1 += u.bytes;
+    }
+
     /// Fold another inventory into this one.
     pub fn merge(&mut self, other: &Inventory) {
+        for (k, s) in &other.encrypted {
+            if !self.encrypted.contains_key(k) && self.encrypted.len() >= MAX_SERVICES {
+                self.services_dropped += s.connections;
+                continue;
+            }
+            let e = self.encrypted.entry(k.clone()).or_default();
+            e.server.clone_from(&s.server);
+            e.merge(s, &mut self.values_capped);
+        }
+        for (k, (n, b)) in &other.unparsed {
+            if !self.unparsed.contains_key(k) && self.unparsed.len() >= MAX_SERVICES {
+                self.services_dropped += n;
+                continue;
+            }
+            let e = self.unparsed.entry(*k).or_default();
+            e.0 += n;
+            e.1 += b;
+        }
+        self.services_dropped += other.services_dropped;
         for (k, e) in &other.endpoints {
             if !self.endpoints.contains_key(k) && self.endpoints.len() >= self.max_endpoints {
                 self.endpoints_dropped += e.hits;

@@ -12,9 +12,11 @@
 mod auth;
 mod doc;
 mod endpoint;
+mod services;
 mod template;
 
 pub use auth::{classify_auth, AuthKind};
 pub use doc::{format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, DOC_VERSION};
 pub use endpoint::{Endpoint, Inventory, Observed};
+pub use services::{EncryptedService, Unparsed};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

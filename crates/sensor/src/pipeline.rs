@@ -480,6 +480,12 @@ fn drain(
     idx: u64,
     records: &mut Vec<(Key, String)>,
 ) {
+    for t in sink.tls.drain(..) {
+        inv.observe_tls(&t);
+    }
+    for u in sink.unparsed.drain(..) {
+        inv.observe_unparsed(&u);
+    }
     for (n, x) in sink.exchanges.drain(..).enumerate() {
         let seen = inv.observe(&x);
         if render {

@@ -96,6 +96,14 @@ impl Totals {
             ("http_bad_heads", self.http.bad_heads),
             ("http_body_bytes_not_kept", self.http.body_bytes_not_kept),
             ("http_pending_overflow", self.http.pending_overflow),
+            (
+                "http_bodies_not_decoded",
+                self.http.decode_errors + self.http.decode_unsupported + self.http.decode_too_deep,
+            ),
+            (
+                "http_decoding_capped",
+                self.http.decode_limit + self.http.decode_bombs,
+            ),
             ("endpoints_dropped", self.endpoints_dropped),
         ];
         if let Some(l) = self.live {
@@ -167,6 +175,10 @@ impl Totals {
             "bad_content_length": h.bad_content_length, "bad_chunks": h.bad_chunks,
             "cl_te_conflicts": h.cl_te_conflicts, "body_bytes_not_kept": h.body_bytes_not_kept,
             "pending_overflow": h.pending_overflow,
+            "content_decoding": {
+                "decoded": h.decoded_bodies, "errors": h.decode_errors, "output_limit": h.decode_limit,
+                "bombs": h.decode_bombs, "unsupported": h.decode_unsupported, "too_many_layers": h.decode_too_deep,
+            },
         }));
         m.insert(
             "inventory".into(),
