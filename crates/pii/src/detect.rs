@@ -1,0 +1,910 @@
+//! Whole-value classifiers: one value, the words of its field name, and what it is.
+//!
+//! A value is matched as a whole (a JSON leaf, a query parameter, a header, a path
+//! segment); free text goes through [`crate::text`], which cuts candidate tokens first.
+//! Each detector validates (checksum, range, length table) and weighs the field name:
+//! some types are only believed under a telling name (a 9-digit number is an SSN only
+//! under `ssn`), and names like `order_id` or `version` veto look-alikes.
+
+use crate::validate as v;
+use crate::{Confidence, Kind};
+
+/// The words of a field name: `dateOfBirth`, `date_of_birth` and `date-of-birth` all give
+/// `["date", "of", "birth"]`.
+#[derive(Debug, Default, Clone)]
+pub struct Key {
+    pub words: Vec<String>,
+    pub joined: String,
+}
+
+impl Key {
+    pub fn new(k: &str) -> Key {
+        let mut words: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut prev_lower = false;
+        for ch in k.chars().take(64) {
+            if !ch.is_alphanumeric() {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                prev_lower = false;
+                continue;
+            }
+            if ch.is_uppercase() && prev_lower && !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
+            cur.extend(ch.to_lowercase());
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+        let joined = words.concat();
+        Key { words, joined }
+    }
+
+    pub fn has(&self, w: &[&str]) -> bool {
+        self.words.iter().any(|x| w.contains(&x.as_str()))
+    }
+
+    /// The whole name, words joined, is one of `names`.
+    pub fn is(&self, names: &[&str]) -> bool {
+        names.contains(&self.joined.as_str())
+    }
+
+    pub fn contains(&self, parts: &[&str]) -> bool {
+        parts.iter().any(|p| self.joined.contains(p))
+    }
+
+    /// Names of identifiers, codes and counters: numbers under them are not PII.
+    pub fn names_other_number(&self) -> bool {
+        self.has(&[
+            "order",
+            "tracking",
+            "sku",
+            "invoice",
+            "reference",
+            "serial",
+            "product",
+            "item",
+            "isbn",
+            "zip",
+            "postal",
+            "postcode",
+            "phone",
+            "part",
+            "model",
+            "case",
+            "ticket",
+        ])
+    }
+
+    pub fn is_identifier(&self) -> bool {
+        self.has(&[
+            "id",
+            "ids",
+            "uuid",
+            "guid",
+            "sku",
+            "order",
+            "invoice",
+            "tracking",
+            "reference",
+            "ref",
+            "sequence",
+            "seq",
+            "version",
+            "build",
+            "count",
+            "total",
+            "amount",
+            "price",
+            "qty",
+            "quantity",
+            "timestamp",
+            "created",
+            "updated",
+            "ts",
+            "hash",
+            "checksum",
+            "code",
+            "isbn",
+            "ean",
+            "upc",
+            "gtin",
+            "barcode",
+            "serial",
+            "transaction",
+            "txn",
+            "request",
+            "trace",
+            "span",
+            "nonce",
+            "etag",
+            "cursor",
+            "offset",
+            "page",
+            "size",
+            "product",
+            "item",
+            "batch",
+            "lot",
+            "shipment",
+            "confirmation",
+            "booking",
+        ]) && !self.has(&["card", "pan", "ssn", "phone", "iban", "account"])
+    }
+}
+
+pub type Match = (Kind, Confidence, Option<String>);
+
+/// Values that are clearly stand-ins.
+pub fn is_placeholder(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    const WHOLE: &[&str] = &[
+        "test",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "string",
+        "password",
+        "secret",
+        "token",
+        "value",
+        "changeme",
+        "redacted",
+        "hidden",
+        "masked",
+        "undefined",
+        "todo",
+        "tbd",
+        "empty",
+    ];
+    const PART: &[&str] = &[
+        "example",
+        "xxxx",
+        "****",
+        "dummy",
+        "placeholder",
+        "changeme",
+        "your_",
+        "your-",
+        "<",
+        ">",
+        "redacted",
+        "sample",
+        "lorem",
+        "foobar",
+        "•••",
+    ];
+    WHOLE.contains(&l.as_str()) || PART.iter().any(|p| l.contains(p))
+}
+
+fn digits_only(s: &str) -> Option<Vec<u8>> {
+    let d: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).collect();
+    let seps_ok = s
+        .bytes()
+        .all(|c| c.is_ascii_digit() || c == b' ' || c == b'-' || c == b'.');
+    (seps_ok && !d.is_empty()).then_some(d)
+}
+
+/// Digits of `s` when it is digits in groups separated consistently by one separator.
+fn grouped(s: &str, sep: u8, groups: &[usize]) -> Option<Vec<u8>> {
+    let parts: Vec<&[u8]> = s.as_bytes().split(|c| *c == sep).collect();
+    if parts.len() != groups.len() {
+        return None;
+    }
+    for (p, n) in parts.iter().zip(groups) {
+        if p.len() != *n || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    Some(parts.concat())
+}
+
+pub fn email(s: &str) -> Option<Match> {
+    let at = s.find('@')?;
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    if local.is_empty() || local.len() > 64 || domain.len() < 4 || domain.len() > 253 {
+        return None;
+    }
+    // Internationalised addresses (RFC 6531) have letters of any script.
+    let lok = local
+        .chars()
+        .all(|c| c.is_alphanumeric() || "._%+-'".contains(c));
+    if !lok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return None;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return None;
+    }
+    for l in &labels {
+        if l.is_empty()
+            || l.len() > 63
+            || l.starts_with('-')
+            || l.ends_with('-')
+            || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        {
+            return None;
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let ll = local.to_ascii_lowercase();
+    // Not a person's address: automated senders and stand-ins.
+    const ROBOT: &[&str] = &[
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "mailer-daemon",
+        "postmaster",
+        "user",
+        "username",
+        "email",
+        "name",
+        "test",
+        "foo",
+        "someone",
+        "somebody",
+        "example",
+    ];
+    if ROBOT.contains(&ll.as_str()) || ll.contains("xxxx") {
+        return None;
+    }
+    // Image names such as logo@2x.png look alike.
+    if ["png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js"].contains(&tld) {
+        return None;
+    }
+    let d = domain.to_ascii_lowercase();
+    let reserved = ["example.com", "example.org", "example.net", "example"]
+        .iter()
+        .any(|r| d == *r || d.ends_with(&format!(".{r}")))
+        || d.ends_with(".test")
+        || d.ends_with(".invalid")
+        || d.ends_with(".localhost");
+    let conf = if reserved {
+        Confidence::Medium
+    } else {
+        Confidence::High
+    };
+    Some((Kind::Email, conf, None))
+}
+
+pub fn card(s: &str, key: &Key) -> Option<Match> {
+    let d = digits_only(s)?;
+    if !(13..=19).contains(&d.len()) || s.contains('.') {
+        return None;
+    }
+    let positive =
+        key.has(&["card", "cc", "pan", "ccnumber"]) || key.contains(&["creditcard", "cardnumber"]);
+    if key.is_identifier() && !positive {
+        return None;
+    }
+    let brand = v::card_brand(&d)?;
+    if !v::luhn(&d) {
+        return None;
+    }
+    if v::is_test_card(&d) {
+        return Some((
+            Kind::CreditCard,
+            Confidence::Low,
+            Some(format!("{brand} test number")),
+        ));
+    }
+    // A bare run of digits is weaker than a formatted or well-named one.
+    let formatted = s.contains(' ') || s.contains('-');
+    let conf = if positive || formatted {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
+    Some((Kind::CreditCard, conf, Some(brand.to_string())))
+}
+
+pub fn iban(s: &str) -> Option<Match> {
+    if s.len() > 42 {
+        return None;
+    }
+    let compact: Vec<u8> = s
+        .bytes()
+        .filter(|c| *c != b' ')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if !s.as_bytes()[..2.min(s.len())]
+        .iter()
+        .all(u8::is_ascii_alphabetic)
+    {
+        return None;
+    }
+    v::iban(&compact).then_some((Kind::Iban, Confidence::High, None))
+}
+
+/// National identifiers. `key` decides for the formats that are only digits.
+pub fn national_id(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    let hi = |k: Kind| Some((k, Confidence::High, None));
+    if let Some(d) = grouped(t, b'-', &[3, 2, 4]).or_else(|| grouped(t, b' ', &[3, 2, 4])) {
+        // The format is distinctive: only names of other numbered things veto it.
+        if v::us_ssn(&d) && !key.names_other_number() {
+            return hi(Kind::UsSsn);
+        }
+        return None;
+    }
+    let compact: String = t.chars().filter(|c| *c != ' ').collect();
+    let cb = compact.as_bytes();
+    if cb.len() == 9 && cb[0].is_ascii_alphabetic() && cb[1].is_ascii_alphabetic() {
+        let up = compact.to_ascii_uppercase();
+        if v::uk_nino(up.as_bytes()) && compact == up {
+            return hi(Kind::UkNino);
+        }
+    }
+    if t.len() == 14
+        && t.as_bytes()[3] == b'.'
+        && t.as_bytes()[7] == b'.'
+        && t.as_bytes()[11] == b'-'
+    {
+        let d: Vec<u8> = t.bytes().filter(u8::is_ascii_digit).collect();
+        if d.len() == 11 && v::br_cpf(&d) {
+            return hi(Kind::BrCpf);
+        }
+        return None;
+    }
+    if cb.len() == 9 && v::es_dni(cb) && !key.is_identifier() {
+        let named = key.has(&["dni", "nie", "nif", "document", "national", "identity"]);
+        let conf = if named {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        return Some((Kind::EsDni, conf, None));
+    }
+    if let Some(d) = grouped(t, b' ', &[4, 4, 4]).or_else(|| grouped(t, b'-', &[4, 4, 4])) {
+        if v::in_aadhaar(&d) && !key.is_identifier() {
+            return hi(Kind::InAadhaar);
+        }
+    }
+    // Digits alone: believed only under their own name.
+    let d = digits_only(t)?;
+    if key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]) {
+        return (d.len() == 9 && v::us_ssn(&d)).then_some((Kind::UsSsn, Confidence::High, None));
+    }
+    if key.has(&["cpf"]) {
+        return (v::br_cpf(&d)).then_some((Kind::BrCpf, Confidence::High, None));
+    }
+    if key.has(&["bsn"]) || key.contains(&["burgerservicenummer"]) {
+        return (v::nl_bsn(&d)).then_some((Kind::NlBsn, Confidence::High, None));
+    }
+    if key.has(&["aadhaar", "aadhar"]) {
+        return (v::in_aadhaar(&d)).then_some((Kind::InAadhaar, Confidence::High, None));
+    }
+    if key.has(&["sin"]) || key.contains(&["socialinsurance"]) {
+        return (v::ca_sin(&d)).then_some((Kind::CaSin, Confidence::High, None));
+    }
+    if key.has(&["routing", "aba", "rtn"]) {
+        return (v::aba_routing(&d)).then_some((Kind::UsRoutingNumber, Confidence::High, None));
+    }
+    None
+}
+
+pub fn phone(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    if t.len() > 32
+        || !t
+            .bytes()
+            .all(|c| c.is_ascii_digit() || b"+-. ()/x".contains(&c))
+    {
+        return None;
+    }
+    let plus = t.starts_with('+') || t.starts_with("00");
+    let named = key.has(&[
+        "phone",
+        "mobile",
+        "tel",
+        "telephone",
+        "cell",
+        "msisdn",
+        "fax",
+        "whatsapp",
+    ]) || key.contains(&["phonenumber", "contactnumber"]);
+    let body = t.split('x').next().unwrap_or(t);
+    let mut d: Vec<u8> = body.bytes().filter(u8::is_ascii_digit).collect();
+    if t.starts_with("00") {
+        d.drain(..2);
+    }
+    if named {
+        if !(7..=15).contains(&d.len()) || d.iter().all(|c| *c == d[0]) {
+            return None;
+        }
+        let conf = if !plus || v::e164_plausible(&d) {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        return Some((Kind::Phone, conf, None));
+    }
+    // Without a name only the international form is distinctive, and only formatted as a
+    // phone number is written (separators, or a plus sign).
+    if plus && v::e164_plausible(&d) && !key.is_identifier() {
+        return Some((Kind::Phone, Confidence::Medium, None));
+    }
+    None
+}
+
+pub fn network(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    if key.has(&["version", "ver", "build", "release", "v", "semver", "oid"]) {
+        return None;
+    }
+    let named = key.has(&[
+        "ip",
+        "ips",
+        "addr",
+        "address",
+        "host",
+        "client",
+        "remote",
+        "forwarded",
+        "source",
+        "src",
+        "origin",
+    ]);
+    if t.bytes().filter(|c| *c == b'.').count() == 3 {
+        if let Ok(ip) = t.parse::<std::net::Ipv4Addr>() {
+            if ip.is_unspecified() || ip.is_broadcast() {
+                return None;
+            }
+            let conf = if named {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            };
+            return Some((Kind::IpAddress, conf, None));
+        }
+        return None;
+    }
+    if t.contains(':') && t.len() <= 45 && t.bytes().filter(|c| *c == b':').count() >= 2 {
+        if let Ok(ip) = t.parse::<std::net::Ipv6Addr>() {
+            if ip.is_unspecified() || ip.is_loopback() {
+                return None;
+            }
+            return Some((Kind::IpAddress, Confidence::High, Some("ipv6".into())));
+        }
+    }
+    let b = t.as_bytes();
+    if b.len() == 17 {
+        let sep = b[2];
+        if (sep == b':' || sep == b'-')
+            && (0..6).all(|i| b[i * 3].is_ascii_hexdigit() && b[i * 3 + 1].is_ascii_hexdigit())
+            && (0..5).all(|i| b[i * 3 + 2] == sep)
+        {
+            let lower = t.to_ascii_lowercase();
+            if lower == "00:00:00:00:00:00" || lower == "ff:ff:ff:ff:ff:ff" {
+                return None;
+            }
+            return Some((Kind::MacAddress, Confidence::High, None));
+        }
+    }
+    None
+}
+
+/// A date written the usual ways, with a plausible birth year.
+fn birth_date(s: &str) -> bool {
+    let t = s.trim();
+    let digits: Vec<&str> = t.split(['-', '/', '.', 'T', ' ']).take(3).collect();
+    if digits.len() != 3
+        || !digits
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return false;
+    }
+    let n: Vec<u32> = digits.iter().map(|p| p.parse().unwrap_or(0)).collect();
+    let (y, m, d) = if digits[0].len() == 4 {
+        (n[0], n[1], n[2])
+    } else if digits[2].len() == 4 {
+        // DD/MM/YYYY or MM/DD/YYYY: either way both small numbers must fit.
+        (n[2], n[1].min(n[0]), n[0].max(n[1]))
+    } else {
+        return false;
+    };
+    (1900..=2026).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)
+}
+
+/// Personal attributes recognised by their field name.
+pub fn personal(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    if t.is_empty() || is_placeholder(t) {
+        return None;
+    }
+    let hi = |k: Kind| Some((k, Confidence::High, None));
+    if (key.has(&["dob", "birthday", "birthdate"])
+        || key.contains(&["dateofbirth", "birthdate", "bornon"]))
+        && birth_date(t)
+    {
+        return hi(Kind::DateOfBirth);
+    }
+    if key.is(&["gender", "sex"]) || key.has(&["gender"]) {
+        const G: &[&str] = &[
+            "m",
+            "f",
+            "male",
+            "female",
+            "man",
+            "woman",
+            "nonbinary",
+            "non-binary",
+            "non_binary",
+            "other",
+            "x",
+            "diverse",
+            "transgender",
+            "agender",
+        ];
+        return G.contains(&t.to_ascii_lowercase().as_str()).then_some((
+            Kind::Gender,
+            Confidence::High,
+            None,
+        ));
+    }
+    if key.words.last().is_some_and(|w| w == "age") && !key.has(&["max", "min", "cache", "ttl"]) {
+        let n: u32 = t.parse().ok()?;
+        return (n <= 120).then_some((Kind::Age, Confidence::Medium, None));
+    }
+    let is_name_key = key.is(&[
+        "firstname",
+        "lastname",
+        "givenname",
+        "familyname",
+        "surname",
+        "fullname",
+        "middlename",
+        "maidenname",
+        "legalname",
+        "cardholdername",
+        "holdername",
+        "nameoncard",
+        "forename",
+        "customername",
+        "patientname",
+        "contactname",
+        "billingname",
+    ]);
+    if is_name_key && person_name(t) {
+        return hi(Kind::PersonName);
+    }
+    let addr_key = (key.has(&["street", "address", "addr", "line1", "line2"])
+        || key.contains(&["addressline", "streetaddress"]))
+        && !key.has(&[
+            "ip",
+            "email",
+            "mail",
+            "mac",
+            "web",
+            "url",
+            "wallet",
+            "bitcoin",
+            "eth",
+            "host",
+            "server",
+            "remote",
+            "local",
+            "billing_email",
+        ]);
+    if addr_key && street_address(t) {
+        return hi(Kind::StreetAddress);
+    }
+    None
+}
+
+/// Words of letters (any script), apostrophes, hyphens and dots; 1 to 5 words.
+pub fn person_name(t: &str) -> bool {
+    let words: Vec<&str> = t.split_whitespace().collect();
+    (1..=5).contains(&words.len())
+        && t.chars().count() <= 80
+        && t.chars().count() >= 2
+        && t.chars().any(char::is_alphabetic)
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| c.is_alphabetic() || "'-.’".contains(c)))
+}
+
+/// A house number and a street, or a street and a number.
+fn street_address(t: &str) -> bool {
+    t.len() >= 6
+        && t.len() <= 200
+        && t.chars().any(|c| c.is_ascii_digit())
+        && t.split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .count()
+            >= 1
+        && t.split_whitespace().count() >= 2
+        && !t.contains("://")
+}
+
+/// Secrets with a recognisable shape.
+pub fn secret(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    let b = t.as_bytes();
+    if t.len() < 16 || t.len() > 8192 {
+        return None;
+    }
+    if t.contains("PRIVATE KEY-----") && t.contains("-----BEGIN") {
+        return Some((Kind::PrivateKey, Confidence::High, None));
+    }
+    if t.contains(char::is_whitespace) {
+        return None;
+    }
+    if let Some(m) = jwt(t) {
+        return Some(m);
+    }
+    let alnum = |r: &[u8]| r.iter().all(u8::is_ascii_alphanumeric);
+    let tokenish = |r: &[u8]| {
+        r.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    };
+    let random = |r: &[u8], floor: f64| v::entropy(r) >= floor && !is_placeholder(t);
+    if b.len() == 20
+        && ["AKIA", "ASIA", "ABIA", "ACCA"]
+            .iter()
+            .any(|p| t.starts_with(p))
+        && b[4..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c))
+    {
+        return (random(&b[4..], 3.0) && !t.ends_with("EXAMPLE")).then_some((
+            Kind::AwsAccessKeyId,
+            Confidence::High,
+            None,
+        ));
+    }
+    for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+        if let Some(r) = t.strip_prefix(p) {
+            return (r.len() == 36 && alnum(r.as_bytes()) && random(r.as_bytes(), 3.5))
+                .then_some((Kind::GithubToken, Confidence::High, None));
+        }
+    }
+    if let Some(r) = t.strip_prefix("github_pat_") {
+        return (r.len() >= 70 && tokenish(r.as_bytes()) && random(r.as_bytes(), 3.5)).then_some((
+            Kind::GithubToken,
+            Confidence::High,
+            None,
+        ));
+    }
+    if t.starts_with("xox") && b.len() > 15 && b"baprse".contains(&b[3]) && b[4] == b'-' {
+        return (tokenish(&b[5..]) && random(&b[5..], 3.0)).then_some((
+            Kind::SlackToken,
+            Confidence::High,
+            None,
+        ));
+    }
+    for p in ["sk_live_", "rk_live_", "sk_test_", "rk_test_"] {
+        if let Some(r) = t.strip_prefix(p) {
+            let live = p.contains("live");
+            let conf = if live {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            };
+            return (r.len() >= 16 && alnum(r.as_bytes()) && random(r.as_bytes(), 3.5)).then(
+                || {
+                    (
+                        Kind::StripeKey,
+                        conf,
+                        Some(if live { "live" } else { "test" }.into()),
+                    )
+                },
+            );
+        }
+    }
+    if let Some(r) = t.strip_prefix("AIza") {
+        return (r.len() == 35 && tokenish(r.as_bytes()) && random(r.as_bytes(), 3.5)).then_some((
+            Kind::GoogleApiKey,
+            Confidence::High,
+            None,
+        ));
+    }
+    if let Some(r) = t.strip_prefix("SG.") {
+        let parts: Vec<&str> = r.split('.').collect();
+        return (parts.len() == 2
+            && parts[0].len() == 22
+            && parts[1].len() == 43
+            && parts.iter().all(|p| tokenish(p.as_bytes()))
+            && random(r.as_bytes(), 3.5))
+        .then_some((Kind::SendgridKey, Confidence::High, None));
+    }
+    if b.len() == 34
+        && t.starts_with("SK")
+        && b[2..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    {
+        return random(&b[2..], 3.0).then_some((Kind::TwilioKey, Confidence::High, None));
+    }
+    if let Some(r) = t.strip_prefix("sk-ant-") {
+        return (r.len() >= 80 && tokenish(r.as_bytes()) && random(r.as_bytes(), 4.0)).then_some((
+            Kind::AnthropicKey,
+            Confidence::High,
+            None,
+        ));
+    }
+    if let Some(r) = t.strip_prefix("sk-") {
+        let ok = (r.starts_with("proj-")
+            || r.starts_with("svcacct-")
+            || r.starts_with("admin-")
+            || r.len() == 48)
+            && r.len() >= 40
+            && tokenish(r.as_bytes())
+            && random(r.as_bytes(), 4.0);
+        return ok.then_some((Kind::OpenaiKey, Confidence::High, None));
+    }
+    // The AWS secret key has no prefix: only its field name tells.
+    if b.len() == 40
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'/' || *c == b'+')
+        && key.has(&["secret", "aws"])
+        && (key.contains(&["secretaccesskey", "awssecret", "secretkey"]) || key.has(&["aws"]))
+    {
+        return (random(b, 4.0) && !t.contains("EXAMPLE")).then_some((
+            Kind::AwsSecretKey,
+            Confidence::High,
+            None,
+        ));
+    }
+    None
+}
+
+/// A JSON Web Token: three base64url parts whose header is JSON naming an algorithm.
+pub fn jwt(t: &str) -> Option<Match> {
+    if !t.starts_with("eyJ") {
+        return None;
+    }
+    let parts: Vec<&str> = t.split('.').collect();
+    if parts.len() != 3 && parts.len() != 5 {
+        return None;
+    }
+    let header = b64url(parts[0])?;
+    let h = String::from_utf8(header).ok()?;
+    let alg = json_str_field(&h, "alg")?;
+    let mut detail = format!("alg={alg}");
+    if let Some(payload) = b64url(parts[1]).and_then(|p| String::from_utf8(p).ok()) {
+        if let Some(exp) = json_num_field(&payload, "exp") {
+            detail.push_str(&format!(" exp={exp}"));
+        }
+        if let Some(iss) = json_str_field(&payload, "iss") {
+            let iss: String = iss.chars().take(80).collect();
+            detail.push_str(&format!(" iss={iss}"));
+        }
+    }
+    Some((Kind::Jwt, Confidence::High, Some(detail)))
+}
+
+/// Decode unpadded base64url (or standard base64), up to 4 KiB of output.
+pub fn b64url(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes().take(5462) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// `"name":"value"` in a small JSON text, without a full parse.
+fn json_str_field(j: &str, name: &str) -> Option<String> {
+    let pat = format!("\"{name}\"");
+    let at = j.find(&pat)? + pat.len();
+    let rest = j[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    Some(rest[..end].to_string())
+}
+
+fn json_num_field(j: &str, name: &str) -> Option<u64> {
+    let pat = format!("\"{name}\"");
+    let at = j.find(&pat)? + pat.len();
+    let rest = j[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Credentials named by their field: passwords and generic tokens or keys.
+pub fn credential(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    if t.is_empty() || is_placeholder(t) || t.chars().all(|c| c == '*' || c == '•') {
+        return None;
+    }
+    let pw = key.has(&["password", "passwd", "pwd", "passphrase", "pass"])
+        || key.contains(&["password", "passwd"]);
+    if pw
+        && !key.has(&[
+            "hint", "policy", "reset", "expires", "expiry", "changed", "updated", "length",
+            "strength", "required", "min", "max",
+        ])
+    {
+        return (t.len() >= 4 && t.len() <= 256).then_some((
+            Kind::Password,
+            Confidence::High,
+            None,
+        ));
+    }
+    let tokenkey = key.has(&["token", "secret", "apikey", "credential", "credentials"])
+        || key.contains(&[
+            "apikey",
+            "accesstoken",
+            "refreshtoken",
+            "clientsecret",
+            "privatekey",
+            "authtoken",
+            "sessiontoken",
+            "secretkey",
+        ]);
+    if tokenkey
+        && !key.has(&[
+            "type", "expires", "expiry", "url", "uri", "name", "id", "hint", "ttl", "count",
+            "length",
+        ])
+        && t.len() >= 16
+        && t.len() <= 4096
+        && !t.contains(char::is_whitespace)
+        && v::entropy(t.as_bytes()) >= 3.5
+    {
+        return Some((Kind::ApiKey, Confidence::Medium, None));
+    }
+    None
+}
+
+/// Everything a whole value can be, most specific first.
+pub fn classify(s: &str, key: &Key) -> Option<Match> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 8192 {
+        return None;
+    }
+    secret(t, key)
+        .or_else(|| if t.contains('@') { email(t) } else { None })
+        .or_else(|| card(t, key))
+        .or_else(|| iban(t))
+        .or_else(|| national_id(t, key))
+        .or_else(|| network(t, key))
+        .or_else(|| phone(t, key))
+        .or_else(|| personal(t, key))
+        .or_else(|| credential(t, key))
+}
+
+/// A JSON number under a telling name (ages, phone numbers and cards stored as numbers).
+pub fn classify_number(n: &str, key: &Key) -> Option<Match> {
+    if !n.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if key.words.last().is_some_and(|w| w == "age") {
+        return personal(n, key);
+    }
+    let named = key.has(&[
+        "card", "pan", "phone", "mobile", "ssn", "cpf", "bsn", "aadhaar", "sin", "routing", "aba",
+    ]);
+    if !named {
+        return None;
+    }
+    card(n, key)
+        .or_else(|| national_id(n, key))
+        .or_else(|| phone(n, key))
+}

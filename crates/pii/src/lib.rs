@@ -1,0 +1,824 @@
+//! apitap-pii: sensitive data and secrets in HTTP exchanges. Finds personal, financial,
+//! network and credential values in bodies (JSON leaf by leaf, forms, text), query
+//! strings, path segments, headers and cookies, and reports each with its type, where it
+//! travelled, a confidence and a redacted sample.
+//!
+//! Invariants:
+//! - Raw values never leave this crate: a [`Hit`] carries a redacted sample only.
+//! - Work is bounded by the input: bodies are already capped by the HTTP layer, JSON
+//!   walks stop at [`json::MAX_LEAVES`] leaves and 64 levels, free text is scanned in one
+//!   multi-pattern pass plus one linear digit pass.
+//! - Precision first: a value matches as a whole, is validated (checksums, ranges, length
+//!   tables), and field names raise or veto types (docs/detections.md).
+#![forbid(unsafe_code)]
+
+pub mod detect;
+pub mod json;
+mod redact;
+pub mod text;
+pub mod validate;
+
+use apitap_http::{Coding, Exchange, Headers};
+use detect::{Key, Match};
+use serde::{Deserialize, Serialize};
+
+pub use redact::redact;
+
+/// Types of sensitive values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Email,
+    Phone,
+    PersonName,
+    StreetAddress,
+    DateOfBirth,
+    Gender,
+    Age,
+    UsSsn,
+    UkNino,
+    CaSin,
+    BrCpf,
+    EsDni,
+    NlBsn,
+    InAadhaar,
+    CreditCard,
+    Iban,
+    UsRoutingNumber,
+    IpAddress,
+    MacAddress,
+    Jwt,
+    PrivateKey,
+    AwsAccessKeyId,
+    AwsSecretKey,
+    GithubToken,
+    SlackToken,
+    StripeKey,
+    GoogleApiKey,
+    TwilioKey,
+    SendgridKey,
+    OpenaiKey,
+    AnthropicKey,
+    Password,
+    BasicAuth,
+    BearerToken,
+    SessionToken,
+    ApiKey,
+}
+
+/// Broad classes of sensitive data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    Personal,
+    Financial,
+    Network,
+    Secret,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 36] = [
+        Kind::Email,
+        Kind::Phone,
+        Kind::PersonName,
+        Kind::StreetAddress,
+        Kind::DateOfBirth,
+        Kind::Gender,
+        Kind::Age,
+        Kind::UsSsn,
+        Kind::UkNino,
+        Kind::CaSin,
+        Kind::BrCpf,
+        Kind::EsDni,
+        Kind::NlBsn,
+        Kind::InAadhaar,
+        Kind::CreditCard,
+        Kind::Iban,
+        Kind::UsRoutingNumber,
+        Kind::IpAddress,
+        Kind::MacAddress,
+        Kind::Jwt,
+        Kind::PrivateKey,
+        Kind::AwsAccessKeyId,
+        Kind::AwsSecretKey,
+        Kind::GithubToken,
+        Kind::SlackToken,
+        Kind::StripeKey,
+        Kind::GoogleApiKey,
+        Kind::TwilioKey,
+        Kind::SendgridKey,
+        Kind::OpenaiKey,
+        Kind::AnthropicKey,
+        Kind::Password,
+        Kind::BasicAuth,
+        Kind::BearerToken,
+        Kind::SessionToken,
+        Kind::ApiKey,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::PersonName => "person_name",
+            Kind::StreetAddress => "street_address",
+            Kind::DateOfBirth => "date_of_birth",
+            Kind::Gender => "gender",
+            Kind::Age => "age",
+            Kind::UsSsn => "us_ssn",
+            Kind::UkNino => "uk_nino",
+            Kind::CaSin => "ca_sin",
+            Kind::BrCpf => "br_cpf",
+            Kind::EsDni => "es_dni",
+            Kind::NlBsn => "nl_bsn",
+            Kind::InAadhaar => "in_aadhaar",
+            Kind::CreditCard => "credit_card",
+            Kind::Iban => "iban",
+            Kind::UsRoutingNumber => "us_routing_number",
+            Kind::IpAddress => "ip_address",
+            Kind::MacAddress => "mac_address",
+            Kind::Jwt => "jwt",
+            Kind::PrivateKey => "private_key",
+            Kind::AwsAccessKeyId => "aws_access_key_id",
+            Kind::AwsSecretKey => "aws_secret_access_key",
+            Kind::GithubToken => "github_token",
+            Kind::SlackToken => "slack_token",
+            Kind::StripeKey => "stripe_key",
+            Kind::GoogleApiKey => "google_api_key",
+            Kind::TwilioKey => "twilio_api_key",
+            Kind::SendgridKey => "sendgrid_api_key",
+            Kind::OpenaiKey => "openai_api_key",
+            Kind::AnthropicKey => "anthropic_api_key",
+            Kind::Password => "password",
+            Kind::BasicAuth => "basic_auth_credentials",
+            Kind::BearerToken => "bearer_token",
+            Kind::SessionToken => "session_token",
+            Kind::ApiKey => "api_key",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    pub fn class(self) -> Class {
+        use Kind::*;
+        match self {
+            CreditCard | Iban | UsRoutingNumber => Class::Financial,
+            IpAddress | MacAddress => Class::Network,
+            Jwt | PrivateKey | AwsAccessKeyId | AwsSecretKey | GithubToken | SlackToken
+            | StripeKey | GoogleApiKey | TwilioKey | SendgridKey | OpenaiKey | AnthropicKey
+            | Password | BasicAuth | BearerToken | SessionToken | ApiKey => Class::Secret,
+            _ => Class::Personal,
+        }
+    }
+
+    /// Values that make the object they sit in a person's record.
+    fn marks_person(self) -> bool {
+        matches!(
+            self,
+            Kind::Email
+                | Kind::Phone
+                | Kind::DateOfBirth
+                | Kind::Gender
+                | Kind::StreetAddress
+                | Kind::PersonName
+                | Kind::UsSsn
+                | Kind::UkNino
+                | Kind::Age
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// Where in an exchange a value travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Location {
+    #[serde(rename = "request.path")]
+    RequestPath,
+    #[serde(rename = "request.query")]
+    RequestQuery,
+    #[serde(rename = "request.header")]
+    RequestHeader,
+    #[serde(rename = "request.cookie")]
+    RequestCookie,
+    #[serde(rename = "request.body")]
+    RequestBody,
+    #[serde(rename = "response.header")]
+    ResponseHeader,
+    #[serde(rename = "response.body")]
+    ResponseBody,
+}
+
+impl Location {
+    pub fn name(self) -> &'static str {
+        match self {
+            Location::RequestPath => "request.path",
+            Location::RequestQuery => "request.query",
+            Location::RequestHeader => "request.header",
+            Location::RequestCookie => "request.cookie",
+            Location::RequestBody => "request.body",
+            Location::ResponseHeader => "response.header",
+            Location::ResponseBody => "response.body",
+        }
+    }
+}
+
+/// One sensitive value type at one place of an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub kind: Kind,
+    pub location: Location,
+    /// JSON path with `[*]` for array indices, a header, cookie or query parameter name, or
+    /// `path[N]` for the N-th path segment.
+    pub field: String,
+    pub confidence: Confidence,
+    /// Redacted: never the raw value.
+    pub sample: String,
+    /// Non-sensitive facts (JWT algorithm and expiry, card brand).
+    pub detail: Option<String>,
+    /// Occurrences in this exchange.
+    pub count: u32,
+}
+
+/// What one exchange revealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub hits: Vec<Hit>,
+    /// The response shows an internal error (stack trace, SQL error, debug page).
+    pub error_leak: Option<&'static str>,
+}
+
+/// Most hits kept per exchange.
+const MAX_HITS: usize = 256;
+
+struct Collector<'a> {
+    loc: Location,
+    hits: &'a mut Vec<Hit>,
+}
+
+impl Collector<'_> {
+    fn add(&mut self, field: &str, raw: &str, (kind, confidence, detail): Match) {
+        if let Some(h) = self
+            .hits
+            .iter_mut()
+            .find(|h| h.kind == kind && h.location == self.loc && h.field == field)
+        {
+            h.count += 1;
+            h.confidence = h.confidence.max(confidence);
+            return;
+        }
+        if self.hits.len() >= MAX_HITS {
+            return;
+        }
+        self.hits.push(Hit {
+            kind,
+            location: self.loc,
+            field: field.to_string(),
+            confidence,
+            sample: redact(kind, raw),
+            detail,
+            count: 1,
+        });
+    }
+}
+
+/// The detectors, built once per worker.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    text: text::Text,
+}
+
+/// How a body should be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Form,
+    Text,
+    Skip,
+}
+
+fn body_kind(ct: Option<&[u8]>, data: &[u8]) -> BodyKind {
+    let ct = ct
+        .map(|c| {
+            c.split(|b| *b == b';')
+                .next()
+                .unwrap_or(c)
+                .trim_ascii()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let first = data.iter().find(|c| !c.is_ascii_whitespace()).copied();
+    let jsonish = matches!(first, Some(b'{') | Some(b'['));
+    if ct.ends_with(b"json") || ct.ends_with(b"+json") || ct == b"application/x-ndjson" {
+        return BodyKind::Json;
+    }
+    if ct == b"application/x-www-form-urlencoded" {
+        return BodyKind::Form;
+    }
+    let binary = [
+        &b"image/"[..],
+        b"video/",
+        b"audio/",
+        b"font/",
+        b"application/octet-stream",
+        b"application/zip",
+        b"application/pdf",
+        b"application/grpc",
+        b"application/x-protobuf",
+        b"application/gzip",
+    ];
+    if binary.iter().any(|b| ct.starts_with(b)) {
+        return BodyKind::Skip;
+    }
+    if ct.is_empty()
+        || ct.starts_with(b"text/")
+        || ct.contains(&b'+')
+        || ct.ends_with(b"xml")
+        || ct.ends_with(b"javascript")
+    {
+        if jsonish {
+            return BodyKind::Json;
+        }
+        // Without a type, only mostly printable bytes are text.
+        let printable = data
+            .iter()
+            .take(512)
+            .filter(|c| c.is_ascii_graphic() || c.is_ascii_whitespace() || **c >= 0x80)
+            .count();
+        if ct.is_empty() && printable * 10 < data.len().min(512) * 9 {
+            return BodyKind::Skip;
+        }
+        return BodyKind::Text;
+    }
+    BodyKind::Skip
+}
+
+/// Percent-decode (and `+` to space in forms).
+fn pct(s: &[u8], plus: bool) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' if i + 2 < s.len() => {
+                let h = std::str::from_utf8(&s[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON visitor: classifies leaves, and holds back what only the rest of its object
+/// can confirm (a bare `name` in a person's record; an AWS secret beside its key id).
+struct JsonVisit<'a, 'b> {
+    scanner: &'a Scanner,
+    col: Collector<'b>,
+    objs: Vec<ObjCtx>,
+}
+
+#[derive(Default)]
+struct ObjCtx {
+    person: bool,
+    aws_key_id: bool,
+    names: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+}
+
+/// The field name of a path: its last key, looking through array indices.
+fn key_of(path: &str) -> &str {
+    let p = path.trim_end_matches("[*]");
+    p.rfind('.').map_or("", |i| &p[i + 1..])
+}
+
+impl json::Visit for JsonVisit<'_, '_> {
+    fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
+        let key = Key::new(key_of(path));
+        let m = match value {
+            json::Leaf::Str(s) => {
+                let m = detect::classify(s, &key);
+                if m.is_none() {
+                    self.hold_back(path, s, &key);
+                    if s.len() >= 24 && (s.contains(' ') || s.contains('\n')) {
+                        let col = &mut self.col;
+                        self.scanner
+                            .text
+                            .scan(s.as_bytes(), &key, &mut |raw, m| col.add(path, raw, m));
+                    }
+                }
+                m.map(|m| (m, s.to_string()))
+            }
+            json::Leaf::Num(n) => detect::classify_number(n, &key).map(|m| (m, n.to_string())),
+            _ => None,
+        };
+        if let Some((m, raw)) = m {
+            if let Some(o) = self.objs.last_mut() {
+                o.person |= m.0.marks_person();
+                o.aws_key_id |= m.0 == Kind::AwsAccessKeyId;
+            }
+            self.col.add(path, &raw, m);
+        }
+    }
+
+    fn open(&mut self, object: bool) {
+        if object && self.objs.len() < 64 {
+            self.objs.push(ObjCtx::default());
+        }
+    }
+
+    fn close(&mut self, object: bool) {
+        if !object {
+            return;
+        }
+        let Some(o) = self.objs.pop() else {
+            return;
+        };
+        if o.person {
+            for (p, v) in &o.names {
+                self.col
+                    .add(p, v, (Kind::PersonName, Confidence::High, None));
+            }
+        }
+        if o.aws_key_id {
+            for (p, v) in &o.secrets {
+                self.col
+                    .add(p, v, (Kind::AwsSecretKey, Confidence::High, None));
+            }
+        }
+    }
+}
+
+impl JsonVisit<'_, '_> {
+    fn hold_back(&mut self, path: &str, s: &str, key: &Key) {
+        let Some(o) = self.objs.last_mut() else {
+            return;
+        };
+        if key.is(&[
+            "name",
+            "displayname",
+            "contact",
+            "holder",
+            "owner",
+            "recipient",
+        ]) && detect::person_name(s)
+            && s.contains(' ')
+            && o.names.len() < 8
+        {
+            o.names.push((path.to_string(), s.to_string()));
+        }
+        let b = s.as_bytes();
+        if b.len() == 40
+            && key.has(&["secret", "key"])
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'/' || *c == b'+')
+            && validate::entropy(b) >= 4.0
+            && !s.contains("EXAMPLE")
+            && !detect::is_placeholder(s)
+            && o.secrets.len() < 8
+        {
+            o.secrets.push((path.to_string(), s.to_string()));
+        }
+    }
+}
+
+const IP_HEADERS: &[&str] = &[
+    "x-forwarded-for",
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-client-ip",
+    "x-original-forwarded-for",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+];
+const KEY_HEADERS: &[&str] = &[
+    "x-api-key",
+    "api-key",
+    "apikey",
+    "x-apikey",
+    "x-auth-token",
+    "x-access-token",
+    "x-token",
+    "ocp-apim-subscription-key",
+    "x-goog-api-key",
+];
+/// Headers that never carry sensitive values worth a scan.
+const PLAIN_HEADERS: &[&str] = &[
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "content-type",
+    "content-length",
+    "connection",
+    "date",
+    "server",
+    "cache-control",
+    "etag",
+    "vary",
+    "transfer-encoding",
+    "content-encoding",
+    "last-modified",
+    "expires",
+    "pragma",
+    "age",
+    "keep-alive",
+    "upgrade-insecure-requests",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-dest",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "if-none-match",
+    "if-modified-since",
+    "range",
+    "content-range",
+    "accept-ranges",
+    "strict-transport-security",
+    "content-security-policy",
+    "referrer-policy",
+    "x-content-type-options",
+    "x-frame-options",
+];
+
+impl Scanner {
+    pub fn new() -> Scanner {
+        Scanner::default()
+    }
+
+    /// Everything sensitive in one exchange.
+    pub fn scan(&self, x: &Exchange) -> Scan {
+        let mut scan = Scan::default();
+        if let Some(q) = &x.request {
+            let (path, query) = split_target(&q.uri);
+            self.path(path, &mut scan.hits);
+            if let Some(qs) = query {
+                self.form(qs, Location::RequestQuery, &mut scan.hits);
+            }
+            self.headers(&q.headers, true, &mut scan.hits);
+            self.body(
+                q.headers.get("content-type"),
+                &q.body,
+                Location::RequestBody,
+                &mut scan.hits,
+            );
+        }
+        if let Some(r) = &x.response {
+            self.headers(&r.headers, false, &mut scan.hits);
+            self.body(
+                r.headers.get("content-type"),
+                &r.body,
+                Location::ResponseBody,
+                &mut scan.hits,
+            );
+            if r.body.coding != Coding::Undecodable && !r.body.data.is_empty() {
+                scan.error_leak = self.text.error_leak(&r.body.data);
+            }
+        }
+        scan
+    }
+
+    /// Scan one body as its content type says.
+    pub fn body(
+        &self,
+        ct: Option<&[u8]>,
+        body: &apitap_http::Body,
+        loc: Location,
+        hits: &mut Vec<Hit>,
+    ) {
+        if body.data.is_empty() || body.coding == Coding::Undecodable {
+            return;
+        }
+        self.bytes(ct, &body.data, loc, hits);
+    }
+
+    /// Scan body bytes as their content type says.
+    pub fn bytes(&self, ct: Option<&[u8]>, data: &[u8], loc: Location, hits: &mut Vec<Hit>) {
+        match body_kind(ct, data) {
+            BodyKind::Json => {
+                let mut v = JsonVisit {
+                    scanner: self,
+                    col: Collector { loc, hits },
+                    objs: Vec::new(),
+                };
+                json::walk(data, &mut v);
+            }
+            BodyKind::Form => self.form(data, loc, hits),
+            BodyKind::Text => {
+                let mut col = Collector { loc, hits };
+                self.text
+                    .scan(data, &Key::default(), &mut |raw, m| col.add("$", raw, m));
+            }
+            BodyKind::Skip => {}
+        }
+    }
+
+    fn form(&self, data: &[u8], loc: Location, hits: &mut Vec<Hit>) {
+        let mut col = Collector { loc, hits };
+        for kv in data.split(|c| *c == b'&').take(256) {
+            let mut it = kv.splitn(2, |c| *c == b'=');
+            let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let (k, v) = (pct(k, true), pct(v, true));
+            let key = Key::new(&k);
+            if let Some(m) = detect::classify(&v, &key) {
+                col.add(&k, &v, m);
+            } else if v.len() >= 24 && v.contains(' ') {
+                self.text
+                    .scan(v.as_bytes(), &key, &mut |raw, m| col.add(&k, raw, m));
+            }
+        }
+    }
+
+    fn path(&self, path: &[u8], hits: &mut Vec<Hit>) {
+        let mut col = Collector {
+            loc: Location::RequestPath,
+            hits,
+        };
+        let segs: Vec<&[u8]> = path
+            .split(|c| *c == b'/')
+            .filter(|s| !s.is_empty())
+            .take(32)
+            .collect();
+        for (i, seg) in segs.iter().enumerate() {
+            let v = pct(seg, false);
+            // The segment before names this one (`/users/{email}`).
+            let key = Key::new(
+                &i.checked_sub(1)
+                    .map(|j| pct(segs[j], false))
+                    .unwrap_or_default(),
+            );
+            let m = detect::secret(&v, &key)
+                .or_else(|| {
+                    if v.contains('@') {
+                        detect::email(&v)
+                    } else {
+                        None
+                    }
+                })
+                .or_else(|| detect::card(&v, &key).filter(|m| m.1 == Confidence::High))
+                .or_else(|| detect::national_id(&v, &key))
+                .or_else(|| detect::iban(&v))
+                .or_else(|| detect::phone(&v, &key))
+                .or_else(|| {
+                    detect::network(&v, &key).filter(|m| m.0 == Kind::IpAddress && v.contains(':'))
+                });
+            if let Some(m) = m {
+                col.add(&format!("path[{i}]"), &v, m);
+            }
+        }
+    }
+
+    fn headers(&self, h: &Headers, request: bool, hits: &mut Vec<Hit>) {
+        let loc = if request {
+            Location::RequestHeader
+        } else {
+            Location::ResponseHeader
+        };
+        for (name, value) in h.iter() {
+            let lname = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let Ok(v) = std::str::from_utf8(value) else {
+                continue;
+            };
+            let v = v.trim();
+            if lname == "cookie" && request {
+                self.cookies(v, Location::RequestCookie, hits);
+                continue;
+            }
+            if lname == "set-cookie" && !request {
+                let first = v.split(';').next().unwrap_or("");
+                self.cookies(first, Location::ResponseHeader, hits);
+                continue;
+            }
+            let mut col = Collector {
+                loc,
+                hits: &mut *hits,
+            };
+            if lname == "authorization" || lname == "proxy-authorization" {
+                let (scheme, cred) = v.split_once(' ').unwrap_or((v, ""));
+                let cred = cred.trim();
+                if scheme.eq_ignore_ascii_case("basic") {
+                    let ok = detect::b64url(cred).is_some_and(|d| d.contains(&b':'));
+                    if ok {
+                        col.add(&lname, cred, (Kind::BasicAuth, Confidence::High, None));
+                    }
+                } else if scheme.eq_ignore_ascii_case("bearer") && cred.len() >= 8 {
+                    let m = detect::jwt(cred).or_else(|| detect::secret(cred, &Key::default()));
+                    let m = m.unwrap_or((Kind::BearerToken, Confidence::High, None));
+                    col.add(&lname, cred, m);
+                }
+                continue;
+            }
+            if IP_HEADERS.contains(&lname.as_str()) || lname == "forwarded" {
+                for part in v.split([',', ';']) {
+                    let p = part.trim();
+                    let p = p.strip_prefix("for=").unwrap_or(p).trim_matches('"');
+                    let p = p.trim_start_matches('[').split(']').next().unwrap_or(p);
+                    if let Some(m) = detect::network(p, &Key::new("ip")) {
+                        col.add(&lname, p, (m.0, Confidence::High, m.2));
+                    }
+                }
+                continue;
+            }
+            if KEY_HEADERS.contains(&lname.as_str()) && v.len() >= 8 {
+                let m = detect::secret(v, &Key::default()).unwrap_or((
+                    Kind::ApiKey,
+                    Confidence::High,
+                    None,
+                ));
+                col.add(&lname, v, m);
+                continue;
+            }
+            if PLAIN_HEADERS.contains(&lname.as_str()) || v.len() < 8 {
+                continue;
+            }
+            let key = Key::new(&lname);
+            if let Some(m) = detect::secret(v, &key).or_else(|| detect::credential(v, &key)) {
+                col.add(&lname, v, m);
+            } else {
+                self.text
+                    .scan(v.as_bytes(), &key, &mut |raw, m| col.add(&lname, raw, m));
+            }
+        }
+    }
+
+    fn cookies(&self, v: &str, loc: Location, hits: &mut Vec<Hit>) {
+        let mut col = Collector { loc, hits };
+        for pair in v.split(';').take(64) {
+            let Some((name, val)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            let val = val.trim_matches('"');
+            let key = Key::new(name);
+            if let Some(m) = detect::classify(&pct(val.as_bytes(), false), &key) {
+                col.add(name, val, m);
+                continue;
+            }
+            let l = name.to_ascii_lowercase();
+            let session = ["sess", "sid", "token", "auth", "jwt", "remember", "login"]
+                .iter()
+                .any(|p| l.contains(p));
+            if session && val.len() >= 8 && !detect::is_placeholder(val) {
+                col.add(name, val, (Kind::SessionToken, Confidence::High, None));
+            }
+        }
+    }
+}
+
+/// Path and query of a request target (absolute-form targets lose scheme and authority).
+fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let mut t = uri;
+    if let Some(i) = memchr::memmem::find(t, b"://") {
+        let rest = &t[i + 3..];
+        t = rest
+            .iter()
+            .position(|c| *c == b'/')
+            .map_or(&b"/"[..], |j| &rest[j..]);
+    }
+    let t = t.split(|c| *c == b'#').next().unwrap_or(t);
+    match t.iter().position(|c| *c == b'?') {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! Scanner tests on whole exchanges: every location, free text, and what must stay quiet.
+
+use super::*;
+use apitap_http::{Body, Exchange, Request, Response};
+
+fn exchange(
+    uri: &str,
+    req_headers: &[(&str, &str)],
+    req_body: &str,
+    resp_headers: &[(&str, &str)],
+    resp_body: &str,
+) -> Exchange {
+    let h = |v: &[(&str, &str)]| Headers::from_pairs(v.iter().map(|(k, v)| (*k, v.as_bytes())));
+    let body = |b: &str| Body {
+        len: b.len() as u64,
+        data: b.as_bytes().to_vec(),
+        ..Body::default()
+    };
+    Exchange {
+        client: "198.51.100.7:40000".parse().expect("addr"),
+        server: "10.0.0.2:80".parse().expect("addr"),
+        tunnel: 0,
+        request: Some(Request {
+            ts: 1,
+            method: "POST".into(),
+            uri: uri.as_bytes().to_vec(),
+            version: 11,
+            headers: h(req_headers),
+            body: body(req_body),
+            gap: false,
+        }),
+        response: Some(Response {
+            ts: 2,
+            ts_end: 2,
+            status: 200,
+            reason: "OK".into(),
+            version: 11,
+            headers: h(resp_headers),
+            body: body(resp_body),
+            gap: false,
+        }),
+    }
+}
+
+fn found(s: &Scan) -> Vec<(Kind, Location, String)> {
+    let mut v: Vec<_> = s
+        .hits
+        .iter()
+        .map(|h| (h.kind, h.location, h.field.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_location_is_scanned() {
+    let jwt = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxMjMiLCJleHAiOjE3MDAwMDAwMDB9.c2lnbmF0dXJlc2lnbmF0dXJl";
+    let x = exchange(
+        "/v1/users/jane.doe@acme-corp.com/orders?api_key=AIzaSyD3x7Qp9LmN2vB8kR4tY6wE1uI0oP5aSdF&page=2",
+        &[
+            ("Authorization", &format!("Bearer {jwt}")),
+            ("Cookie", "theme=dark; sessionid=Zk3j9QmX2pLw8RtY"),
+            ("X-Forwarded-For", "203.0.113.9, 10.0.0.1"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "email=omar%40fastmail.fm&password=hunter2hunter2&remember=1",
+        &[("Content-Type", "application/json")],
+        r#"{"user":{"first_name":"Jane","email":"jane.doe@acme-corp.com","cards":[{"number":"4539 5787 6362 1486"}]}}"#,
+    );
+    let s = Scanner::new().scan(&x);
+    let f = found(&s);
+    let expect = [
+        (Kind::Email, Location::RequestPath, "path[2]"),
+        (Kind::GoogleApiKey, Location::RequestQuery, "api_key"),
+        (Kind::Jwt, Location::RequestHeader, "authorization"),
+        (Kind::SessionToken, Location::RequestCookie, "sessionid"),
+        (Kind::IpAddress, Location::RequestHeader, "x-forwarded-for"),
+        (Kind::Email, Location::RequestBody, "email"),
+        (Kind::Password, Location::RequestBody, "password"),
+        (
+            Kind::PersonName,
+            Location::ResponseBody,
+            "$.user.first_name",
+        ),
+        (Kind::Email, Location::ResponseBody, "$.user.email"),
+        (
+            Kind::CreditCard,
+            Location::ResponseBody,
+            "$.user.cards[*].number",
+        ),
+    ];
+    for (k, l, fld) in expect {
+        assert!(
+            f.contains(&(k, l, fld.to_string())),
+            "missing {k:?} {l:?} {fld}: {f:#?}"
+        );
+    }
+    assert_eq!(f.len(), expect.len(), "{f:#?}");
+    // The JWT's header is read; the IPs are both reported under one entry.
+    let j = s.hits.iter().find(|h| h.kind == Kind::Jwt).expect("jwt");
+    assert_eq!(j.detail.as_deref(), Some("alg=none exp=1700000000"));
+    let ip = s
+        .hits
+        .iter()
+        .find(|h| h.kind == Kind::IpAddress)
+        .expect("ip");
+    assert_eq!(ip.count, 2);
+    // No raw value leaves: no sample contains a whole value.
+    for h in &s.hits {
+        for raw in [
+            "jane.doe@acme-corp.com",
+            "hunter2hunter2",
+            "4539 5787 6362 1486",
+            "203.0.113.9",
+            jwt,
+        ] {
+            assert!(!h.sample.contains(raw), "{h:?}");
+        }
+    }
+}
+
+#[test]
+fn free_text_and_error_pages() {
+    let html = "<html><body><p>Contact: priya.n@uni-heidelberg.de or call.</p>\
+        <pre>card 4539-5787-6362-1486, ssn 536-22-1234, build 1.2.3.4, order 4111 2222 3333 4444</pre>\
+        <code>AWS key AKIAQ3EGRZ7JMPLK4WTV</code>\
+        Traceback (most recent call last):\n  File \"app.py\", line 3</body></html>";
+    let x = exchange("/", &[], "", &[("Content-Type", "text/html")], html);
+    let s = Scanner::new().scan(&x);
+    let kinds: Vec<Kind> = s.hits.iter().map(|h| h.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Kind::Email,
+            Kind::AwsAccessKeyId,
+            Kind::CreditCard,
+            Kind::UsSsn
+        ],
+        "{:#?}",
+        s.hits
+    );
+    assert_eq!(s.error_leak, Some("python traceback"));
+}
+
+#[test]
+fn look_alikes_stay_quiet() {
+    let body = r#"{"id":"0b8a3d2e-6f1c-4b7a-9e2d-5c4f3a2b1c0d","order_id":"4929178642354694",
+        "created_at":"2024-03-01T12:00:00Z","version":"10.2.0.1","sku":"12345678Z",
+        "sha1":"da39a3ee5e6b4b0d3255bfef95601890afd80709","account_number":"Xq7vN2pL9mR4tY8wK1jH5gF3dS6aZ0cB2nM4xV7e",
+        "logo":"logo@2x.png","reply_to":"noreply@acme-corp.com","token_type":"Bearer","expires_in":3600,
+        "total":"4539578763621486","name":"Deluxe Widget","phone_ext":"204","page":3}"#;
+    let x = exchange(
+        "/orders/4929178642354694",
+        &[("Content-Type", "application/json")],
+        "",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    let s = Scanner::new().scan(&x);
+    assert!(s.hits.is_empty(), "{:#?}", s.hits);
+}
+
+#[test]
+fn hostile_json_is_bounded() {
+    // Deep nesting, a cut document, invalid escapes, huge strings: no panic, bounded work.
+    let deep = "[".repeat(100_000);
+    let cut = r#"{"user":{"email":"jane.doe@acme-corp.com","name":"Ja"#;
+    let bad = r#"{"a":"\ud800\u00zz","b":"\"#;
+    let wide = format!("[{}]", vec!["\"x@y.co\""; 50_000].join(","));
+    for b in [deep.as_str(), cut, bad, &wide] {
+        let mut hits = Vec::new();
+        Scanner::new().bytes(
+            Some(b"application/json"),
+            b.as_bytes(),
+            Location::ResponseBody,
+            &mut hits,
+        );
+        assert!(hits.len() <= 256);
+    }
+    let mut hits = Vec::new();
+    Scanner::new().bytes(
+        Some(b"application/json"),
+        cut.as_bytes(),
+        Location::ResponseBody,
+        &mut hits,
+    );
+    assert_eq!(hits.len(), 1, "the leaf before the cut is found");
+}
