@@ -159,6 +159,10 @@ fn output_does_not_depend_on_thread_count() {
     for files in [
         &["fixtures/demo/demo.pcap"][..],
         &["fixtures/synth/reorder.pcap", "fixtures/synth/vxlan.pcap"][..],
+        &[
+            "fixtures/synth/peloton.pcap",
+            "fixtures/synth/services.pcap",
+        ][..],
     ] {
         let (doc1, ex1) = replay(files, &["--threads", "1"], "t1");
         for n in ["2", "3", "8"] {
@@ -375,4 +379,98 @@ fn services_we_cannot_read_are_named() {
         doc["stats"]["http"]["requests"], 1,
         "the h2 preface is not a request"
     );
+}
+
+#[test]
+fn peloton_leak_is_a_critical_finding() {
+    let (doc, ex) = replay(&["fixtures/synth/peloton.pcap"], &[], "peloton");
+    let f = doc["findings"].as_array().cloned().unwrap_or_default();
+    let first = &f[0];
+    assert_eq!(first["severity"], "critical", "{f:#?}");
+    assert_eq!(first["rule"], "sensitive_data_without_auth");
+    assert_eq!(first["path"], "/api/user/{id}");
+    assert_eq!(first["owasp"], "API2:2023 Broken Authentication");
+    let rules: Vec<&str> = f.iter().filter_map(|x| x["rule"].as_str()).collect();
+    assert!(rules.contains(&"object_enumeration"), "{rules:?}");
+    // The authenticated endpoint is not reported as leaking without auth.
+    assert!(!f
+        .iter()
+        .any(|x| x["rule"] == "sensitive_data_without_auth" && x["path"] == "/api/me"));
+    // Per-field inventory: the profile fields, redacted.
+    let ep = doc["endpoints"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["path"] == "/api/user/{id}"))
+        .cloned()
+        .unwrap_or_default();
+    let mut pii: Vec<(String, String)> = ep["pii"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["type"].as_str().unwrap_or("").into(),
+                p["field"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    pii.sort();
+    assert_eq!(
+        pii,
+        [
+            ("age", "$.age"),
+            ("date_of_birth", "$.birthday"),
+            ("gender", "$.gender"),
+            ("person_name", "$.display_name")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // Raw values never reach an output.
+    let all = format!("{doc}{ex}");
+    for raw in [
+        "Ava Brooks",
+        "1960-01-01",
+        "ava.brooks@fastmail.fm",
+        "eyJzdWIiOiIxMDAwIiwiZXhwIjoxOTAwMDAwMDAwfQ",
+    ] {
+        assert!(!all.contains(raw), "{raw} leaked into the outputs");
+    }
+}
+
+#[test]
+fn findings_command_prints_worst_first() {
+    let inv = tmp("peloton-findings.json");
+    let out = apitap(&[
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().unwrap_or(""),
+        "fixtures/synth/peloton.pcap",
+    ]);
+    assert!(out.status.success());
+    let table = apitap(&["findings", inv.to_str().unwrap_or("")]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    let first = text.lines().nth(1).unwrap_or("");
+    assert!(
+        first.starts_with("CRITICAL  sensitive_data_without_auth"),
+        "{text}"
+    );
+    let json = apitap(&[
+        "findings",
+        "--format",
+        "json",
+        "--min-severity",
+        "high",
+        inv.to_str().unwrap_or(""),
+    ]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap_or_default();
+    let sev: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["severity"].as_str())
+        .collect();
+    assert_eq!(sev, ["critical", "high"]);
+    let bad = apitap(&["findings", "fixtures/synth/not-a-capture.pcap"]);
+    one_line_error(&bad, 1, "not an apitap inventory");
 }

@@ -5,6 +5,7 @@
 //! line on stderr and a non-zero exit, never a backtrace; outputs are written atomically.
 #![forbid(unsafe_code)]
 
+mod findings;
 mod live;
 mod output;
 mod replay;
@@ -27,6 +28,34 @@ enum Command {
     Replay(ReplayArgs),
     /// Capture live from an interface through libpcap.
     Capture(CaptureArgs),
+    /// Print the risk findings of an inventory file, worst first.
+    Findings(FindingsArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MinSeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+struct FindingsArgs {
+    /// An inventory written by `apitap replay` or `apitap capture`.
+    #[arg(value_name = "INVENTORY")]
+    inventory: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Only findings at or above this severity.
+    #[arg(long, value_enum, default_value_t = MinSeverity::Low)]
+    min_severity: MinSeverity,
 }
 
 /// Options shared by replay and capture.
@@ -118,6 +147,16 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Command::Replay(a) => replay::run(&a.files, &a.common),
         Command::Capture(a) => live::run(&a),
+        Command::Findings(a) => {
+            use apitap_inventory::Severity;
+            let min = match a.min_severity {
+                MinSeverity::Low => Severity::Low,
+                MinSeverity::Medium => Severity::Medium,
+                MinSeverity::High => Severity::High,
+                MinSeverity::Critical => Severity::Critical,
+            };
+            findings::run(&a.inventory, matches!(a.format, Format::Json), min)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

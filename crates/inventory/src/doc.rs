@@ -1,6 +1,7 @@
 //! The inventory document: the JSON contract other tools read (docs/inventory.md).
 
 use crate::endpoint::{Endpoint, Inventory};
+use crate::findings::{findings, Finding};
 use crate::services::{EncryptedService, Unparsed};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +38,20 @@ pub struct ParamOut {
     pub format: Option<String>,
 }
 
+/// Sensitive data seen on an endpoint, as written. `sample` is always redacted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PiiOut {
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub location: String,
+    pub field: String,
+    pub count: u64,
+    pub confidence: String,
+    pub sample: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
 /// One endpoint as written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EndpointOut {
@@ -57,7 +72,16 @@ pub struct EndpointOut {
     pub request_body_bytes: u64,
     pub response_body_bytes: u64,
     pub damaged_exchanges: u64,
-    pub pii: Vec<serde_json::Value>,
+    /// Distinct client addresses (exact up to 64, estimated above).
+    #[serde(default)]
+    pub distinct_clients: u64,
+    /// Requests from public (internet) addresses.
+    #[serde(default)]
+    pub external_requests: u64,
+    /// Responses exposing internal errors, by kind.
+    #[serde(default)]
+    pub error_leaks: BTreeMap<String, u64>,
+    pub pii: Vec<PiiOut>,
     pub spec: Option<String>,
 }
 
@@ -82,6 +106,9 @@ pub struct Document {
     /// TLS servers seen, from their handshakes: what hides behind encryption.
     #[serde(default)]
     pub encrypted_services: Vec<EncryptedService>,
+    /// API risks, worst first (docs/detections.md).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
 }
 
 fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointOut {
@@ -118,7 +145,26 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
         request_body_bytes: e.request_body_bytes,
         response_body_bytes: e.response_body_bytes,
         damaged_exchanges: e.damaged,
-        pii: Vec::new(),
+        distinct_clients: e.clients.estimate(),
+        external_requests: e.external_requests,
+        error_leaks: e
+            .error_leaks
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect(),
+        pii: e
+            .pii
+            .iter()
+            .map(|((k, l, f), p)| PiiOut {
+                ty: k.name().to_string(),
+                location: l.name().to_string(),
+                field: f.clone(),
+                count: p.count,
+                confidence: p.confidence.name().to_string(),
+                sample: p.sample.clone(),
+                detail: p.detail.clone(),
+            })
+            .collect(),
         spec: None,
     }
 }
@@ -178,6 +224,7 @@ impl Document {
             hosts: hosts.into_values().collect(),
             endpoints,
             encrypted_services,
+            findings: findings(inv),
         }
     }
 }

@@ -2,14 +2,69 @@
 
 use crate::auth::{classify_auth, AuthKind};
 use crate::services::{unparsed_key, EncryptedService};
+use crate::sketch::{hash64, Distinct};
 use crate::template::{host_of, split_target, template_path, ParamType};
 use apitap_http::{Exchange, TlsSeen, UnparsedStream};
+use apitap_pii::{Class, Confidence, Kind, Location, Scan};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 /// Most distinct query parameter names kept per endpoint.
 const MAX_QUERY_PARAMS: usize = 64;
 /// Most distinct content types kept per endpoint and direction.
 const MAX_CONTENT_TYPES: usize = 16;
+/// Most sensitive-data entries (type, location, field) kept per endpoint.
+const MAX_PII_FIELDS: usize = 64;
+/// Clients whose object ids are followed per endpoint (those with the smallest hashes).
+const MAX_ID_CLIENTS: usize = 16;
+/// Distinct object ids one client must read for an enumeration finding.
+pub const ENUMERATION_IDS: usize = 20;
+
+/// Sensitive values of one type at one place of an endpoint's exchanges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiiSeen {
+    pub count: u64,
+    pub confidence: Confidence,
+    /// A redacted sample (the smallest seen, so merging is order-independent).
+    pub sample: String,
+    pub detail: Option<String>,
+}
+
+impl PiiSeen {
+    fn merge(&mut self, o: &PiiSeen) {
+        self.count += o.count;
+        self.confidence = self.confidence.max(o.confidence);
+        if o.sample < self.sample {
+            self.sample.clone_from(&o.sample);
+        }
+        if o.detail.is_some() && (self.detail.is_none() || o.detail < self.detail) {
+            self.detail.clone_from(&o.detail);
+        }
+    }
+}
+
+/// Whether an address is on the public internet (not private, loopback, link-local,
+/// CGNAT, documentation or unique-local).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
 
 /// Everything known about one (host, method, path template).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +85,20 @@ pub struct Endpoint {
     pub response_body_bytes: u64,
     /// Exchanges damaged by a gap.
     pub damaged: u64,
+    /// Sensitive values by (type, location, field).
+    pub pii: BTreeMap<(Kind, Location, String), PiiSeen>,
+    /// Personal or financial types returned in a 2xx to a request without credentials.
+    pub unauth_sensitive: BTreeSet<Kind>,
+    /// Distinct client addresses.
+    pub clients: Distinct,
+    /// Requests from public addresses.
+    pub external_requests: u64,
+    /// Distinct path-parameter values read per client (by client hash, smallest kept).
+    pub ids_by_client: BTreeMap<u64, Distinct<ENUMERATION_IDS>>,
+    /// Responses that show internal errors, by kind (stack trace, SQL error, ...).
+    pub error_leaks: BTreeMap<&'static str, u64>,
+    /// Requests carrying a JWT whose algorithm is `none`.
+    pub jwt_alg_none: u64,
 }
 
 impl Endpoint {
@@ -70,6 +139,50 @@ impl Endpoint {
         self.request_body_bytes += o.request_body_bytes;
         self.response_body_bytes += o.response_body_bytes;
         self.damaged += o.damaged;
+        for (k, p) in &o.pii {
+            if let Some(mine) = self.pii.get_mut(k) {
+                mine.merge(p);
+            } else if self.pii.len() < MAX_PII_FIELDS {
+                self.pii.insert(k.clone(), p.clone());
+            } else {
+                *capped += 1;
+            }
+        }
+        self.unauth_sensitive
+            .extend(o.unauth_sensitive.iter().copied());
+        self.clients.merge(&o.clients);
+        self.external_requests += o.external_requests;
+        for (c, ids) in &o.ids_by_client {
+            self.ids_by_client.entry(*c).or_default().merge(ids);
+        }
+        while self.ids_by_client.len() > MAX_ID_CLIENTS {
+            self.ids_by_client.pop_last();
+        }
+        for (k, n) in &o.error_leaks {
+            *self.error_leaks.entry(k).or_default() += n;
+        }
+        self.jwt_alg_none += o.jwt_alg_none;
+    }
+
+    /// The most distinct object ids any one client read.
+    pub fn max_ids_per_client(&self) -> u64 {
+        self.ids_by_client
+            .values()
+            .map(Distinct::estimate)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Sensitive types (personal, financial) in responses.
+    pub fn response_sensitive(&self) -> BTreeSet<Kind> {
+        self.pii
+            .keys()
+            .filter(|(k, l, _)| {
+                *l == Location::ResponseBody
+                    && matches!(k.class(), Class::Personal | Class::Financial)
+            })
+            .map(|(k, ..)| *k)
+            .collect()
     }
 }
 
@@ -141,8 +254,9 @@ impl Inventory {
         }
     }
 
-    /// Count one exchange. Responses without a request name no endpoint: `None`.
-    pub fn observe(&mut self, x: &Exchange) -> Option<Observed> {
+    /// Count one exchange with what the sensitive-data scan found in it. Responses without
+    /// a request name no endpoint: `None`.
+    pub fn observe(&mut self, x: &Exchange, scan: &Scan) -> Option<Observed> {
         let req = x.request.as_ref()?;
         let (path, query) = split_target(&req.uri);
         let host = host_of(req.headers.get("host"), &req.uri, x.server);
@@ -191,6 +305,14 @@ impl Inventory {
         }
         one.request_body_bytes = req.body.len;
         one.damaged = u64::from(x.gap());
+        self.observe_security(
+            &mut one,
+            x,
+            scan,
+            path,
+            &key.2,
+            success && auth == [AuthKind::None],
+        );
         let observed = Observed {
             host: key.0.clone(),
             path: key.2.clone(),
@@ -203,6 +325,73 @@ impl Inventory {
             .merge(&one, &mut capped);
         self.values_capped += capped;
         Some(observed)
+    }
+
+    /// What an exchange tells about the endpoint's exposure: sensitive values, clients,
+    /// object ids read, leaked errors.
+    fn observe_security(
+        &self,
+        one: &mut Endpoint,
+        x: &Exchange,
+        scan: &Scan,
+        path: &[u8],
+        tpl: &str,
+        unauth_ok: bool,
+    ) {
+        for h in &scan.hits {
+            let seen = PiiSeen {
+                count: u64::from(h.count),
+                confidence: h.confidence,
+                sample: h.sample.clone(),
+                detail: h.detail.clone(),
+            };
+            let k = (h.kind, h.location, h.field.clone());
+            let room = one.pii.len() < MAX_PII_FIELDS;
+            match one.pii.get_mut(&k) {
+                Some(p) => p.merge(&seen),
+                None if room => {
+                    one.pii.insert(k, seen);
+                }
+                None => {}
+            }
+            let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
+            if unauth_ok
+                && sensitive
+                && h.location == Location::ResponseBody
+                && h.confidence >= Confidence::Medium
+            {
+                one.unauth_sensitive.insert(h.kind);
+            }
+            if h.kind == Kind::Jwt
+                && h.location != Location::ResponseBody
+                && h.detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("alg=none"))
+            {
+                one.jwt_alg_none += 1;
+            }
+        }
+        let ip = x.client.ip();
+        let client = hash64(ip.to_string().as_bytes());
+        one.clients.insert(client);
+        if is_public(ip) {
+            one.external_requests = 1;
+        }
+        // The raw values at the template's parameter positions are the object ids read.
+        let raw = path.split(|c| *c == b'/').filter(|s| !s.is_empty());
+        let tsegs = tpl.split('/').filter(|s| !s.is_empty());
+        let mut ids = Distinct::<ENUMERATION_IDS>::default();
+        for (r, t) in raw.zip(tsegs) {
+            if t.starts_with('{') {
+                ids.insert(hash64(r));
+            }
+        }
+        if ids.estimate() > 0 {
+            one.ids_by_client.insert(client, ids);
+        }
+        if let Some(e) = scan.error_leak {
+            one.error_leaks.insert(e, 1);
+        }
     }
 
     /// Count a TLS handshake.

@@ -12,11 +12,17 @@
 mod auth;
 mod doc;
 mod endpoint;
+mod findings;
 mod services;
+mod sketch;
 mod template;
 
 pub use auth::{classify_auth, AuthKind};
-pub use doc::{format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, DOC_VERSION};
-pub use endpoint::{Endpoint, Inventory, Observed};
+pub use doc::{
+    format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, PiiOut, DOC_VERSION,
+};
+pub use endpoint::{is_public, Endpoint, Inventory, Observed, PiiSeen};
+pub use findings::{findings, Finding, Severity};
 pub use services::{EncryptedService, Unparsed};
+pub use sketch::{hash64, Distinct};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

@@ -7,6 +7,7 @@ use apitap_capture::{Backings, Packet};
 use apitap_flow::{Defrag, DefragConfig, FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
 use apitap_http::{Connection, HttpConfig, HttpStats, Sink};
 use apitap_inventory::Inventory;
+use apitap_pii::Scanner;
 use apitap_wire::{DecodeConfig, Decoded, LinkType, Transport};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io::Write;
@@ -408,6 +409,7 @@ fn worker(
 ) -> Snapshot {
     let mut table: FlowTable<Connection> = FlowTable::new(flow);
     let mut inv = Inventory::new(max_ep);
+    let scanner = Scanner::new();
     let mut sink = Sink::default();
     let mut records: Vec<(Key, String)> = Vec::new();
     let mut watermark = 0;
@@ -429,13 +431,27 @@ fn worker(
                         missing: it.d.truncated,
                     };
                     table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
-                    drain(&mut sink, &mut inv, out.is_some(), it.idx, &mut records);
+                    drain(
+                        &mut sink,
+                        &mut inv,
+                        &scanner,
+                        out.is_some(),
+                        it.idx,
+                        &mut records,
+                    );
                     watermark = it.idx;
                 }
             }
             Msg::Tick { idx, ts } => {
                 table.expire(ts, &mut sink);
-                drain(&mut sink, &mut inv, out.is_some(), idx, &mut records);
+                drain(
+                    &mut sink,
+                    &mut inv,
+                    &scanner,
+                    out.is_some(),
+                    idx,
+                    &mut records,
+                );
                 watermark = idx;
             }
             Msg::Snapshot(reply) => {
@@ -457,7 +473,14 @@ fn worker(
         }
     }
     table.flush(&mut sink);
-    drain(&mut sink, &mut inv, out.is_some(), u64::MAX, &mut records);
+    drain(
+        &mut sink,
+        &mut inv,
+        &scanner,
+        out.is_some(),
+        u64::MAX,
+        &mut records,
+    );
     if let Some(tx) = &out {
         let _ = tx.send(WriterMsg::Items {
             worker: id,
@@ -476,6 +499,7 @@ fn worker(
 fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
+    scanner: &Scanner,
     render: bool,
     idx: u64,
     records: &mut Vec<(Key, String)>,
@@ -487,7 +511,8 @@ fn drain(
         inv.observe_unparsed(&u);
     }
     for (n, x) in sink.exchanges.drain(..).enumerate() {
-        let seen = inv.observe(&x);
+        let scan = scanner.scan(&x);
+        let seen = inv.observe(&x, &scan);
         if render {
             let mut line = String::with_capacity(512);
             write_record(&mut line, &x, seen.as_ref());
