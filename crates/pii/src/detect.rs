@@ -15,6 +15,106 @@ use crate::{Confidence, Kind};
 pub struct Key {
     pub words: Vec<String>,
     pub joined: String,
+    /// What the name says the value is, decided once per name.
+    pub hint: Hint,
+}
+
+/// The personal or credential attribute a field name announces.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    #[default]
+    None,
+    Dob,
+    Gender,
+    Age,
+    Name,
+    Address,
+    Password,
+    Token,
+}
+
+fn hint(key: &Key) -> Hint {
+    if key.has(&["dob", "birthday", "birthdate"])
+        || key.contains(&["dateofbirth", "birthdate", "bornon"])
+    {
+        return Hint::Dob;
+    }
+    if key.is(&["gender", "sex"]) || key.has(&["gender"]) {
+        return Hint::Gender;
+    }
+    if key.words.last().is_some_and(|w| w == "age") && !key.has(&["max", "min", "cache", "ttl"]) {
+        return Hint::Age;
+    }
+    if key.is(&[
+        "firstname",
+        "lastname",
+        "givenname",
+        "familyname",
+        "surname",
+        "fullname",
+        "middlename",
+        "maidenname",
+        "legalname",
+        "cardholdername",
+        "holdername",
+        "nameoncard",
+        "forename",
+        "customername",
+        "patientname",
+        "contactname",
+        "billingname",
+    ]) {
+        return Hint::Name;
+    }
+    if (key.has(&["street", "address", "addr", "line1", "line2"])
+        || key.contains(&["addressline", "streetaddress"]))
+        && !key.has(&[
+            "ip",
+            "email",
+            "mail",
+            "mac",
+            "web",
+            "url",
+            "wallet",
+            "bitcoin",
+            "eth",
+            "host",
+            "server",
+            "remote",
+            "local",
+            "billing_email",
+        ])
+    {
+        return Hint::Address;
+    }
+    if (key.has(&["password", "passwd", "pwd", "passphrase", "pass"])
+        || key.contains(&["password", "passwd"]))
+        && !(key.has(&[
+            "hint", "policy", "reset", "expires", "expiry", "changed", "updated", "length",
+            "strength", "required", "min", "max",
+        ]))
+    {
+        return Hint::Password;
+    }
+    if (key.has(&["token", "secret", "apikey", "credential", "credentials"])
+        || key.contains(&[
+            "apikey",
+            "accesstoken",
+            "refreshtoken",
+            "clientsecret",
+            "privatekey",
+            "authtoken",
+            "sessiontoken",
+            "secretkey",
+        ]))
+        && !(key.has(&[
+            "type", "expires", "expiry", "url", "uri", "name", "id", "hint", "ttl", "count",
+            "length",
+        ]))
+    {
+        return Hint::Token;
+    }
+    Hint::None
 }
 
 impl Key {
@@ -40,7 +140,13 @@ impl Key {
             words.push(cur);
         }
         let joined = words.concat();
-        Key { words, joined }
+        let mut k = Key {
+            words,
+            joined,
+            hint: Hint::None,
+        };
+        k.hint = hint(&k);
+        k
     }
 
     pub fn has(&self, w: &[&str]) -> bool {
@@ -210,31 +316,37 @@ pub fn email(s: &str) -> Option<Match> {
         return None;
     }
     // Internationalised addresses (RFC 6531) have letters of any script.
-    let lok = local
-        .chars()
-        .all(|c| c.is_alphanumeric() || "._%+-'".contains(c));
+    let ok_local = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-' | '\'');
+    let lok = if local.is_ascii() {
+        local.bytes().all(|c| ok_local(c as char))
+    } else {
+        local.chars().all(ok_local)
+    };
     if !lok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return None;
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 {
-        return None;
-    }
-    for l in &labels {
-        if l.is_empty()
-            || l.len() > 63
-            || l.starts_with('-')
-            || l.ends_with('-')
-            || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        {
+    let (mut n, mut sld, mut tld) = (0usize, "", "");
+    for l in domain.split('.') {
+        let ok = |c: char| c.is_alphanumeric() || c == '-';
+        let chars_ok = if l.is_ascii() {
+            l.bytes().all(|c| ok(c as char))
+        } else {
+            l.chars().all(ok)
+        };
+        if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') || !chars_ok {
             return None;
         }
+        n += 1;
+        sld = tld;
+        tld = l;
     }
-    let tld = labels[labels.len() - 1];
+    if n < 2 {
+        return None;
+    }
     if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    let ll = local.to_ascii_lowercase();
+
     // Not a person's address: automated senders and stand-ins.
     const ROBOT: &[&str] = &[
         "noreply",
@@ -253,20 +365,23 @@ pub fn email(s: &str) -> Option<Match> {
         "somebody",
         "example",
     ];
-    if ROBOT.contains(&ll.as_str()) || ll.contains("xxxx") {
+    if ROBOT.iter().any(|r| r.eq_ignore_ascii_case(local))
+        || (local.contains('x') && local.contains("xxxx"))
+    {
         return None;
     }
     // Image names such as logo@2x.png look alike.
     if ["png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js"].contains(&tld) {
         return None;
     }
-    let d = domain.to_ascii_lowercase();
-    let reserved = ["example.com", "example.org", "example.net", "example"]
-        .iter()
-        .any(|r| d == *r || d.ends_with(&format!(".{r}")))
-        || d.ends_with(".test")
-        || d.ends_with(".invalid")
-        || d.ends_with(".localhost");
+    // RFC 2606 / 6761 names: example.com, .org, .net and the reserved TLDs.
+    let reserved = (sld.eq_ignore_ascii_case("example")
+        && ["com", "org", "net"]
+            .iter()
+            .any(|t| tld.eq_ignore_ascii_case(t)))
+        || ["example", "test", "invalid", "localhost"]
+            .iter()
+            .any(|t| tld.eq_ignore_ascii_case(t));
     let conf = if reserved {
         Confidence::Medium
     } else {
@@ -517,18 +632,21 @@ fn birth_date(s: &str) -> bool {
 
 /// Personal attributes recognised by their field name.
 pub fn personal(s: &str, key: &Key) -> Option<Match> {
+    if !matches!(
+        key.hint,
+        Hint::Dob | Hint::Gender | Hint::Age | Hint::Name | Hint::Address
+    ) {
+        return None;
+    }
     let t = s.trim();
     if t.is_empty() || is_placeholder(t) {
         return None;
     }
     let hi = |k: Kind| Some((k, Confidence::High, None));
-    if (key.has(&["dob", "birthday", "birthdate"])
-        || key.contains(&["dateofbirth", "birthdate", "bornon"]))
-        && birth_date(t)
-    {
+    if key.hint == Hint::Dob && birth_date(t) {
         return hi(Kind::DateOfBirth);
     }
-    if key.is(&["gender", "sex"]) || key.has(&["gender"]) {
+    if key.hint == Hint::Gender {
         const G: &[&str] = &[
             "m",
             "f",
@@ -551,50 +669,15 @@ pub fn personal(s: &str, key: &Key) -> Option<Match> {
             None,
         ));
     }
-    if key.words.last().is_some_and(|w| w == "age") && !key.has(&["max", "min", "cache", "ttl"]) {
+    if key.hint == Hint::Age {
         let n: u32 = t.parse().ok()?;
         return (n <= 120).then_some((Kind::Age, Confidence::Medium, None));
     }
-    let is_name_key = key.is(&[
-        "firstname",
-        "lastname",
-        "givenname",
-        "familyname",
-        "surname",
-        "fullname",
-        "middlename",
-        "maidenname",
-        "legalname",
-        "cardholdername",
-        "holdername",
-        "nameoncard",
-        "forename",
-        "customername",
-        "patientname",
-        "contactname",
-        "billingname",
-    ]);
+    let is_name_key = key.hint == Hint::Name;
     if is_name_key && person_name(t) {
         return hi(Kind::PersonName);
     }
-    let addr_key = (key.has(&["street", "address", "addr", "line1", "line2"])
-        || key.contains(&["addressline", "streetaddress"]))
-        && !key.has(&[
-            "ip",
-            "email",
-            "mail",
-            "mac",
-            "web",
-            "url",
-            "wallet",
-            "bitcoin",
-            "eth",
-            "host",
-            "server",
-            "remote",
-            "local",
-            "billing_email",
-        ]);
+    let addr_key = key.hint == Hint::Address;
     if addr_key && street_address(t) {
         return hi(Kind::StreetAddress);
     }
@@ -603,14 +686,15 @@ pub fn personal(s: &str, key: &Key) -> Option<Match> {
 
 /// Words of letters (any script), apostrophes, hyphens and dots; 1 to 5 words.
 pub fn person_name(t: &str) -> bool {
-    let words: Vec<&str> = t.split_whitespace().collect();
-    (1..=5).contains(&words.len())
+    if t.len() < 2 || t.len() > 320 || t.bytes().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let words = t.split_whitespace().count();
+    (1..=5).contains(&words)
         && t.chars().count() <= 80
-        && t.chars().count() >= 2
         && t.chars().any(char::is_alphabetic)
-        && words
-            .iter()
-            .all(|w| w.chars().all(|c| c.is_alphabetic() || "'-.’".contains(c)))
+        && t.chars()
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || "'-.’".contains(c))
 }
 
 /// A house number and a street, or a street and a number.
@@ -633,7 +717,13 @@ pub fn secret(s: &str, key: &Key) -> Option<Match> {
     if t.len() < 16 || t.len() > 8192 {
         return None;
     }
-    if t.contains("PRIVATE KEY-----") && t.contains("-----BEGIN") {
+    // Every shape below starts with one of these bytes, except the AWS secret key, which
+    // only its field name announces: most values leave here.
+    let aws_named = key.has(&["secret", "aws"]);
+    if !matches!(b[0], b'-' | b'e' | b'A' | b'g' | b'x' | b's' | b'r' | b'S') && !aws_named {
+        return None;
+    }
+    if b[0] == b'-' && t.starts_with("-----BEGIN") && t.contains("PRIVATE KEY-----") {
         return Some((Kind::PrivateKey, Confidence::High, None));
     }
     if t.contains(char::is_whitespace) {
@@ -829,40 +919,21 @@ fn json_num_field(j: &str, name: &str) -> Option<u64> {
 
 /// Credentials named by their field: passwords and generic tokens or keys.
 pub fn credential(s: &str, key: &Key) -> Option<Match> {
+    if !matches!(key.hint, Hint::Password | Hint::Token) {
+        return None;
+    }
     let t = s.trim();
     if t.is_empty() || is_placeholder(t) || t.chars().all(|c| c == '*' || c == '•') {
         return None;
     }
-    let pw = key.has(&["password", "passwd", "pwd", "passphrase", "pass"])
-        || key.contains(&["password", "passwd"]);
-    if pw
-        && !key.has(&[
-            "hint", "policy", "reset", "expires", "expiry", "changed", "updated", "length",
-            "strength", "required", "min", "max",
-        ])
-    {
+    if key.hint == Hint::Password {
         return (t.len() >= 4 && t.len() <= 256).then_some((
             Kind::Password,
             Confidence::High,
             None,
         ));
     }
-    let tokenkey = key.has(&["token", "secret", "apikey", "credential", "credentials"])
-        || key.contains(&[
-            "apikey",
-            "accesstoken",
-            "refreshtoken",
-            "clientsecret",
-            "privatekey",
-            "authtoken",
-            "sessiontoken",
-            "secretkey",
-        ]);
-    if tokenkey
-        && !key.has(&[
-            "type", "expires", "expiry", "url", "uri", "name", "id", "hint", "ttl", "count",
-            "length",
-        ])
+    if key.hint == Hint::Token
         && t.len() >= 16
         && t.len() <= 4096
         && !t.contains(char::is_whitespace)
@@ -873,21 +944,62 @@ pub fn credential(s: &str, key: &Key) -> Option<Match> {
     None
 }
 
-/// Everything a whole value can be, most specific first.
+/// Everything a whole value can be, most specific first. One pass over the value decides
+/// which detectors can match at all, so most values are dismissed after a few comparisons.
 pub fn classify(s: &str, key: &Key) -> Option<Match> {
     let t = s.trim();
     if t.is_empty() || t.len() > 8192 {
         return None;
     }
-    secret(t, key)
-        .or_else(|| if t.contains('@') { email(t) } else { None })
-        .or_else(|| card(t, key))
-        .or_else(|| iban(t))
-        .or_else(|| national_id(t, key))
-        .or_else(|| network(t, key))
-        .or_else(|| phone(t, key))
-        .or_else(|| personal(t, key))
-        .or_else(|| credential(t, key))
+    let b = t.as_bytes();
+    let (mut digits, mut dots, mut colons, mut space, mut at) =
+        (0usize, 0usize, 0usize, false, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            b':' => colons += 1,
+            b'@' => at = true,
+            b' ' | b'\t' | b'\n' | b'\r' => space = true,
+            _ => {}
+        }
+    }
+    if t.len() >= 16 && ((!space && !at) || b[0] == b'-') {
+        if let Some(m) = secret(t, key) {
+            return Some(m);
+        }
+    }
+    if at {
+        if let Some(m) = email(t) {
+            return Some(m);
+        }
+    }
+    if digits >= 13 {
+        if let Some(m) = card(t, key) {
+            return Some(m);
+        }
+    }
+    if t.len() >= 15 && b[0].is_ascii_alphabetic() && b[1].is_ascii_alphabetic() && digits >= 8 {
+        if let Some(m) = iban(t) {
+            return Some(m);
+        }
+    }
+    if digits >= 6 {
+        if let Some(m) = national_id(t, key) {
+            return Some(m);
+        }
+    }
+    if (dots == 3 && digits >= 4) || colons >= 2 {
+        if let Some(m) = network(t, key) {
+            return Some(m);
+        }
+    }
+    if digits >= 7 {
+        if let Some(m) = phone(t, key) {
+            return Some(m);
+        }
+    }
+    personal(t, key).or_else(|| credential(t, key))
 }
 
 /// A JSON number under a telling name (ages, phone numbers and cards stored as numbers).

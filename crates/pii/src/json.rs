@@ -182,8 +182,7 @@ impl<'a> Walker<'a> {
             .nth(MAX_KEY_IN_PATH)
             .map_or(k.len(), |(i, _)| i);
         self.path.push_str(&k[..cut]);
-        let key = key.into_owned();
-        self.value(Some(&key), v)
+        self.value(Some(k), v)
     }
 
     /// After a value inside `frame`: a comma and the next member, or the container's end.

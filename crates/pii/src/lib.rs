@@ -299,10 +299,17 @@ impl Collector<'_> {
     }
 }
 
-/// The detectors, built once per worker.
+/// Field names whose analysis is remembered per worker.
+const KEY_CACHE: usize = 4096;
+
+type KeyCache = std::collections::HashMap<Box<str>, std::rc::Rc<Key>, foldhash::fast::RandomState>;
+
+/// The detectors, built once per worker (not shared between threads).
 #[derive(Debug, Default)]
 pub struct Scanner {
     text: text::Text,
+    /// Field names already analysed (cleared when full).
+    keys: std::cell::RefCell<KeyCache>,
 }
 
 /// How a body should be read.
@@ -422,28 +429,34 @@ struct ObjCtx {
 
 /// The field name of a path: its last key, looking through array indices.
 fn key_of(path: &str) -> &str {
-    let p = path.trim_end_matches("[*]");
-    p.rfind('.').map_or("", |i| &p[i + 1..])
+    let b = path.as_bytes();
+    let mut end = b.len();
+    while end >= 3 && &b[end - 3..end] == b"[*]" {
+        end -= 3;
+    }
+    let start = memchr::memrchr(b'.', &b[..end]).map_or(end, |i| i + 1);
+    path.get(start..end).unwrap_or("")
 }
 
 impl json::Visit for JsonVisit<'_, '_> {
     fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
-        let key = Key::new(key_of(path));
+        let key = self.scanner.key(key_of(path));
+        let key = &*key;
         let m = match value {
             json::Leaf::Str(s) => {
-                let m = detect::classify(s, &key);
+                let m = detect::classify(s, key);
                 if m.is_none() {
-                    self.hold_back(path, s, &key);
+                    self.hold_back(path, s, key);
                     if s.len() >= 24 && (s.contains(' ') || s.contains('\n')) {
                         let col = &mut self.col;
                         self.scanner
                             .text
-                            .scan(s.as_bytes(), &key, &mut |raw, m| col.add(path, raw, m));
+                            .scan(s.as_bytes(), key, &mut |raw, m| col.add(path, raw, m));
                     }
                 }
                 m.map(|m| (m, s.to_string()))
             }
-            json::Leaf::Num(n) => detect::classify_number(n, &key).map(|m| (m, n.to_string())),
+            json::Leaf::Num(n) => detect::classify_number(n, key).map(|m| (m, n.to_string())),
             _ => None,
         };
         if let Some((m, raw)) = m {
@@ -581,6 +594,20 @@ const PLAIN_HEADERS: &[&str] = &[
 impl Scanner {
     pub fn new() -> Scanner {
         Scanner::default()
+    }
+
+    /// The analysed field name `k`, from the cache when it was seen before.
+    fn key(&self, k: &str) -> std::rc::Rc<Key> {
+        let mut cache = self.keys.borrow_mut();
+        if let Some(key) = cache.get(k) {
+            return key.clone();
+        }
+        if cache.len() >= KEY_CACHE {
+            cache.clear();
+        }
+        let key = std::rc::Rc::new(Key::new(k));
+        cache.insert(k.into(), key.clone());
+        key
     }
 
     /// Everything sensitive in one exchange.
