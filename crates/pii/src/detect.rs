@@ -246,7 +246,6 @@ pub type Match = (Kind, Confidence, Option<String>);
 
 /// Values that are clearly stand-ins.
 pub fn is_placeholder(s: &str) -> bool {
-    let l = s.to_ascii_lowercase();
     const WHOLE: &[&str] = &[
         "test",
         "none",
@@ -284,19 +283,33 @@ pub fn is_placeholder(s: &str) -> bool {
         "foobar",
         "•••",
     ];
-    WHOLE.contains(&l.as_str()) || PART.iter().any(|p| l.contains(p))
+    static PARTS: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    let parts = PARTS.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(PART)
+            .ok()
+    });
+    WHOLE.iter().any(|w| w.eq_ignore_ascii_case(s)) || parts.as_ref().is_some_and(|p| p.is_match(s))
 }
 
 fn digits_only(s: &str) -> Option<Vec<u8>> {
-    let d: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).collect();
     let seps_ok = s
         .bytes()
         .all(|c| c.is_ascii_digit() || c == b' ' || c == b'-' || c == b'.');
-    (seps_ok && !d.is_empty()).then_some(d)
+    if !seps_ok {
+        return None;
+    }
+    let d: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).collect();
+    (!d.is_empty()).then_some(d)
 }
 
 /// Digits of `s` when it is digits in groups separated consistently by one separator.
 fn grouped(s: &str, sep: u8, groups: &[usize]) -> Option<Vec<u8>> {
+    if s.len() != groups.iter().sum::<usize>() + groups.len() - 1 {
+        return None;
+    }
     let parts: Vec<&[u8]> = s.as_bytes().split(|c| *c == sep).collect();
     if parts.len() != groups.len() {
         return None;
@@ -322,7 +335,11 @@ pub fn email(s: &str) -> Option<Match> {
     } else {
         local.chars().all(ok_local)
     };
-    if !lok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+    if !lok
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.as_bytes().windows(2).any(|w| w == b"..")
+    {
         return None;
     }
     let (mut n, mut sld, mut tld) = (0usize, "", "");
@@ -448,6 +465,10 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
         if v::us_ssn(&d) && !key.names_other_number() {
             return hi(Kind::UsSsn);
         }
+        return None;
+    }
+    // National ids are short and ASCII: anything else leaves early.
+    if t.len() > 16 || !t.is_ascii() {
         return None;
     }
     let compact: String = t.chars().filter(|c| *c != ' ').collect();

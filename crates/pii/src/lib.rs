@@ -275,9 +275,11 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn add(&mut self, field: &str, raw: &str, (kind, confidence, detail): Match) {
+        // Arrays repeat the same field: look from the most recent entries back.
         if let Some(h) = self
             .hits
             .iter_mut()
+            .rev()
             .find(|h| h.kind == kind && h.location == self.loc && h.field == field)
         {
             h.count += 1;
@@ -442,7 +444,7 @@ impl json::Visit for JsonVisit<'_, '_> {
     fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
         let key = self.scanner.key(key_of(path));
         let key = &*key;
-        let m = match value {
+        let hit = match value {
             json::Leaf::Str(s) => {
                 let m = detect::classify(s, key);
                 if m.is_none() {
@@ -454,17 +456,17 @@ impl json::Visit for JsonVisit<'_, '_> {
                             .scan(s.as_bytes(), key, &mut |raw, m| col.add(path, raw, m));
                     }
                 }
-                m.map(|m| (m, s.to_string()))
+                m.map(|m| (m, &**s))
             }
-            json::Leaf::Num(n) => detect::classify_number(n, key).map(|m| (m, n.to_string())),
+            json::Leaf::Num(n) => detect::classify_number(n, key).map(|m| (m, *n)),
             _ => None,
         };
-        if let Some((m, raw)) = m {
+        if let Some((m, raw)) = hit {
             if let Some(o) = self.objs.last_mut() {
                 o.person |= m.0.marks_person();
                 o.aws_key_id |= m.0 == Kind::AwsAccessKeyId;
             }
-            self.col.add(path, &raw, m);
+            self.col.add(path, raw, m);
         }
     }
 
