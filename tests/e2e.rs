@@ -474,3 +474,159 @@ fn findings_command_prints_worst_first() {
     let bad = apitap(&["findings", "fixtures/synth/not-a-capture.pcap"]);
     one_line_error(&bad, 1, "not an apitap inventory");
 }
+
+/// A pcap (Ethernet, IPv4, TCP) of one keep-alive connection carrying `pairs`.
+fn write_pcap(path: &std::path::Path, pairs: &[(Vec<u8>, Vec<u8>)]) {
+    fn csum(b: &[u8]) -> u16 {
+        let mut s: u32 = b
+            .chunks(2)
+            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+            .sum();
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+    let (c, s) = ([10u8, 0, 0, 1], [10u8, 0, 0, 2]);
+    let mut seq = [1000u32, 5000u32];
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let pkt = |dir: usize, flags: u8, payload: &[u8], seq: &mut [u32; 2]| {
+        let (src, dst, sp, dp) = if dir == 0 {
+            (c, s, 40000u16, 80u16)
+        } else {
+            (s, c, 80, 40000)
+        };
+        let mut tcp = Vec::new();
+        tcp.extend_from_slice(&sp.to_be_bytes());
+        tcp.extend_from_slice(&dp.to_be_bytes());
+        tcp.extend_from_slice(&seq[dir].to_be_bytes());
+        tcp.extend_from_slice(&seq[1 - dir].to_be_bytes());
+        tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        tcp.extend_from_slice(payload);
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
+        ip[2..4].copy_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        let ck = csum(&ip);
+        ip[10..12].copy_from_slice(&ck.to_be_bytes());
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&tcp);
+        seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
+        f
+    };
+    frames.push(pkt(0, 0x02, b"", &mut seq));
+    frames.push(pkt(1, 0x12, b"", &mut seq));
+    frames.push(pkt(0, 0x10, b"", &mut seq));
+    for (q, r) in pairs {
+        for ch in q.chunks(1400) {
+            frames.push(pkt(0, 0x18, ch, &mut seq));
+        }
+        for ch in r.chunks(1400) {
+            frames.push(pkt(1, 0x18, ch, &mut seq));
+        }
+    }
+    frames.push(pkt(0, 0x11, b"", &mut seq));
+    frames.push(pkt(1, 0x11, b"", &mut seq));
+    let mut out = Vec::new();
+    for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        for v in [
+            1_700_000_000u32,
+            i as u32 * 100,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).expect("writing the pcap");
+}
+
+#[test]
+fn compressed_and_chunked_json_is_decoded_for_the_detectors() {
+    use std::io::Write as _;
+    let json = |who: &str| {
+        format!(
+            r#"{{"users":[{{"id":7,"email":"{who}@fastmail.fm","card":"4539 5787 6362 1486"}}]}}"#
+        )
+        .into_bytes()
+    };
+    let gzip = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let br = |b: &[u8]| {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+            w.write_all(b).expect("br");
+        }
+        out
+    };
+    let resp = |coding: &str, body: Vec<u8>, chunked: bool| {
+        let mut r = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\n"
+        )
+        .into_bytes();
+        if chunked {
+            r.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for ch in body.chunks(9) {
+                r.extend_from_slice(format!("{:x}\r\n", ch.len()).as_bytes());
+                r.extend_from_slice(ch);
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            r.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            r.extend_from_slice(&body);
+        }
+        r
+    };
+    let req = |p: &str| {
+        format!("GET {p} HTTP/1.1\r\nHost: api.example.net\r\nAuthorization: Bearer x\r\n\r\n")
+            .into_bytes()
+    };
+    let pairs = vec![
+        (req("/gz"), resp("gzip", gzip(&json("gz")), false)),
+        (req("/br"), resp("br", br(&json("br")), true)),
+        (
+            req("/stacked"),
+            resp("gzip, br", br(&gzip(&json("st"))), true),
+        ),
+        (
+            req("/zstd"),
+            resp("zstd", b"\x28\xb5\x2f\xfd not decodable".to_vec(), false),
+        ),
+    ];
+    let pcap = tmp("encoded.pcap");
+    write_pcap(&pcap, &pairs);
+    let (doc, _) = replay(&[pcap.to_str().unwrap_or("")], &[], "encoded");
+    let cd = &doc["stats"]["http"]["content_decoding"];
+    assert_eq!(
+        (cd["decoded"].as_u64(), cd["unsupported"].as_u64()),
+        (Some(3), Some(1)),
+        "{cd}"
+    );
+    for path in ["/gz", "/br", "/stacked"] {
+        let ep = doc["endpoints"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["path"] == path))
+            .cloned()
+            .unwrap_or_default();
+        let kinds: Vec<&str> = ep["pii"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["type"].as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"email") && kinds.contains(&"credit_card"),
+            "{path}: {kinds:?}"
+        );
+    }
+}

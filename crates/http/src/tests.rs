@@ -596,3 +596,118 @@ mod coding {
         assert_eq!((b.data.as_slice(), b.coding), (JSON, Coding::Decoded));
     }
 }
+
+mod as_servers_speak {
+    //! The rest of issue 4's list, each in every split.
+    use super::*;
+
+    #[test]
+    fn absolute_form_target_is_kept_raw() {
+        let req = b"GET http://api.example.com:8080/v1/items?q=1 HTTP/1.1\r\nHost: api.example.com:8080\r\n\r\n";
+        let out = run(&[Ev::C(req), Ev::S(OK, req.len() as u64)], true);
+        assert_eq!(
+            out,
+            vec![r(
+                "GET",
+                "http://api.example.com:8080/v1/items?q=1",
+                200,
+                0,
+                14
+            )]
+        );
+    }
+
+    #[test]
+    fn connect_tunnel_is_parsed_inside() {
+        let c1 = b"CONNECT api.example.com:80 HTTP/1.1\r\nHost: api.example.com:80\r\n\r\n";
+        let s1 = b"HTTP/1.1 200 Connection established\r\n\r\n";
+        let inner = [c1.len() as u64, GET.len() as u64];
+        let out = run(
+            &[
+                Ev::C(c1),
+                Ev::S(s1, inner[0]),
+                Ev::C(GET),
+                Ev::S(OK, inner[0] + inner[1]),
+            ],
+            true,
+        );
+        assert_eq!(
+            out,
+            vec![
+                r("CONNECT", "api.example.com:80", 200, 0, 0),
+                r("GET", "/api/users/1", 200, 0, 14)
+            ]
+        );
+    }
+
+    #[test]
+    fn h2c_upgrade_stops_parsing_and_is_recorded() {
+        let up = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+        let sw = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        let frames = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00HTTP/1.1 200 OK\r\n\r\n";
+        let evs = [
+            Ev::C(up),
+            Ev::S(sw, up.len() as u64),
+            Ev::S(frames, up.len() as u64),
+        ];
+        assert_eq!(run(&evs, true), vec![r("GET", "/", 101, 0, 0)]);
+        assert_eq!(run_split(&evs, true, 0).stats.upgrades, 1);
+    }
+
+    #[test]
+    fn lenient_where_servers_are() {
+        // Bare LF, obs-fold, a space before the colon, duplicate equal Content-Length.
+        let req = b"POST /form HTTP/1.1\nHost: a\nX-Long: one\n two\nContent-Length : 5\nContent-Length: 5\n\nhello";
+        let resp = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok";
+        let evs = [Ev::C(req), Ev::S(resp, req.len() as u64)];
+        assert_eq!(run(&evs, true), vec![r("POST", "/form", 201, 5, 2)]);
+        let s = run_split(&evs, true, 0);
+        assert_eq!(
+            (s.stats.bad_content_length, s.stats.cl_te_conflicts),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn cl_te_conflict_is_parsed_as_chunked_and_flagged() {
+        // The smuggling shape: Transfer-Encoding wins (RFC 9112 6.3), as origins do; the
+        // conflict is an anomaly.
+        let req = b"POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let evs = [Ev::C(req), Ev::S(OK, req.len() as u64)];
+        assert_eq!(run(&evs, true), vec![r("POST", "/api/x", 200, 5, 14)]);
+        assert_eq!(run_split(&evs, true, 0).stats.cl_te_conflicts, 1);
+    }
+
+    #[test]
+    fn multipart_body_is_passed_through_as_bytes() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n\x00\x01\xff\r\n--XyZ--\r\n";
+        let mut req = format!("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        req.extend_from_slice(body);
+        let evs = [Ev::C(&req), Ev::S(OK, req.len() as u64)];
+        run(&evs, true);
+        let s = run_split(&evs, true, 0);
+        let q = s.exchanges[0].request.as_ref().expect("request");
+        assert_eq!(q.body.data, body.to_vec());
+    }
+
+    #[test]
+    fn hundreds_of_keep_alive_exchanges() {
+        let n = 300;
+        let mut evs = Vec::new();
+        for k in 0..n as u64 {
+            evs.push(Ev::C(GET));
+            evs.push(Ev::S(OK, (k + 1) * GET.len() as u64));
+        }
+        for split in [0, 1, 20, 60] {
+            let s = run_split(&evs, true, split);
+            let all = rows(&s);
+            assert_eq!(all.len(), n, "split {split}");
+            assert!(
+                all.iter()
+                    .all(|x| *x == r("GET", "/api/users/1", 200, 0, 14)),
+                "split {split}"
+            );
+            assert_eq!(s.stats.pending_overflow, 0);
+        }
+    }
+}
