@@ -6,7 +6,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const MIN_AGREEMENT: f64 = 0.977;
+// 0.977 before request targets were redacted (3 transactions, docs/conformance.md).
+const MIN_AGREEMENT: f64 = 0.976;
 const MIN_PRECISION: f64 = 0.97;
 
 #[test]

@@ -515,7 +515,7 @@ fn drain(
         let seen = inv.observe(&x, &scan);
         if render {
             let mut line = String::with_capacity(512);
-            write_record(&mut line, &x, seen.as_ref());
+            write_record(&mut line, &x, seen.as_ref(), &scan.hits);
             let flow = FlowKey::new(
                 x.client.ip(),
                 x.client.port(),

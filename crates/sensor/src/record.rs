@@ -4,6 +4,7 @@
 
 use apitap_http::Exchange;
 use apitap_inventory::{classify_auth, format_ts, split_target, Observed};
+use apitap_pii::{Hit, Location};
 use std::fmt::Write;
 
 /// Append `s` as a JSON string.
@@ -69,8 +70,75 @@ fn media_type(v: Option<&[u8]>) -> Option<&[u8]> {
         .filter(|m| !m.is_empty())
 }
 
-/// Append the JSON line of `x` (with its newline) to `out`.
-pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
+/// The request target with every sensitive path segment or query value the scan found
+/// replaced by its redacted sample; `None` when there is nothing to hide.
+fn redacted_target(uri: &[u8], hits: &[Hit]) -> Option<Vec<u8>> {
+    let hits: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| matches!(h.location, Location::RequestPath | Location::RequestQuery))
+        .collect();
+    if hits.is_empty() {
+        return None;
+    }
+    let (head, frag) = match uri.iter().position(|c| *c == b'#') {
+        Some(i) => uri.split_at(i),
+        None => (uri, &b""[..]),
+    };
+    let (path, query) = match head.iter().position(|c| *c == b'?') {
+        Some(i) => (&head[..i], Some(&head[i + 1..])),
+        None => (head, None),
+    };
+    let mut out = Vec::with_capacity(uri.len());
+    // Path segments are numbered as the scanner numbers them: non-empty ones, in order,
+    // after any scheme and authority.
+    let mut n = 0;
+    for (i, seg) in path.split(|c| *c == b'/').enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        let absolute_prefix =
+            i < 3 && path.windows(3).any(|w| w == b"://") && !path.starts_with(b"/");
+        if seg.is_empty() || absolute_prefix {
+            out.extend_from_slice(seg);
+            continue;
+        }
+        let field = format!("path[{n}]");
+        n += 1;
+        match hits
+            .iter()
+            .find(|h| h.location == Location::RequestPath && h.field == field)
+        {
+            Some(h) => out.extend_from_slice(h.sample.as_bytes()),
+            None => out.extend_from_slice(seg),
+        }
+    }
+    if let Some(q) = query {
+        out.push(b'?');
+        for (i, kv) in q.split(|c| *c == b'&').enumerate() {
+            if i > 0 {
+                out.push(b'&');
+            }
+            let name = kv.split(|c| *c == b'=').next().unwrap_or(kv);
+            let hit = hits
+                .iter()
+                .find(|h| h.location == Location::RequestQuery && h.field.as_bytes() == name);
+            match hit {
+                Some(h) if kv.len() > name.len() => {
+                    out.extend_from_slice(name);
+                    out.push(b'=');
+                    out.extend_from_slice(h.sample.as_bytes());
+                }
+                _ => out.extend_from_slice(kv),
+            }
+        }
+    }
+    out.extend_from_slice(frag);
+    Some(out)
+}
+
+/// Append the JSON line of `x` (with its newline) to `out`. Sensitive values the scan found
+/// in the request target are replaced by their redacted samples.
+pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>, hits: &[Hit]) {
     let req = x.request.as_ref();
     let resp = x.response.as_ref();
     let ts = req.map(|r| r.ts).or(resp.map(|r| r.ts)).unwrap_or(0);
@@ -91,7 +159,8 @@ pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
     out.push_str(",\"host\":");
     json_opt_str(out, seen.map(|s| s.host.as_bytes()));
     out.push_str(",\"uri\":");
-    json_opt_str(out, req.map(|r| r.uri.as_slice()));
+    let redacted = req.and_then(|r| redacted_target(&r.uri, hits));
+    json_opt_str(out, redacted.as_deref().or(req.map(|r| r.uri.as_slice())));
     out.push_str(",\"http_version\":");
     match req.map(|r| r.version).or(resp.map(|r| r.version)) {
         Some(v) => {
@@ -161,7 +230,35 @@ pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>) {
 
 #[cfg(test)]
 mod tests {
-    use super::json_bytes;
+    use super::{json_bytes, redacted_target};
+    use apitap_http::{Body, Exchange, Headers, Request};
+
+    #[test]
+    fn sensitive_parts_of_the_target_are_redacted() {
+        let uri = b"/v1/users/jane.doe@acme-corp.com/orders?api_key=AIzaSyD3x7Qp9LmN2vB8kR4tY6wE1uI0oP5aSdF&page=2#top";
+        let x = Exchange {
+            client: "10.0.0.1:1".parse().expect("addr"),
+            server: "10.0.0.2:80".parse().expect("addr"),
+            tunnel: 0,
+            request: Some(Request {
+                ts: 0,
+                method: "GET".into(),
+                uri: uri.to_vec(),
+                version: 11,
+                headers: Headers::default(),
+                body: Body::default(),
+                gap: false,
+            }),
+            response: None,
+        };
+        let scan = apitap_pii::Scanner::new().scan(&x);
+        let red = redacted_target(uri, &scan.hits).expect("something to hide");
+        assert_eq!(
+            String::from_utf8_lossy(&red),
+            "/v1/users/j***@a***.com/orders?api_key=AIza************&page=2#top"
+        );
+        assert_eq!(redacted_target(b"/v1/users/42?page=2", &[]), None);
+    }
 
     #[test]
     fn raw_bytes_survive_as_surrogates() {
