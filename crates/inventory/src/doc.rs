@@ -177,6 +177,14 @@ impl Document {
         mut stats: serde_json::Map<String, serde_json::Value>,
         now_ns: u64,
     ) -> Document {
+        let learned = crate::learn::learn(inv);
+        let merged = inv.endpoints.len() - learned.endpoints.len().min(inv.endpoints.len());
+        let inv = &learned;
+        stats.insert("endpoints".into(), serde_json::json!(inv.endpoints.len()));
+        if let Some(serde_json::Value::Object(m)) = stats.get_mut("inventory") {
+            m.insert("endpoints".into(), serde_json::json!(inv.endpoints.len()));
+            m.insert("merged_by_learning".into(), serde_json::json!(merged));
+        }
         let mut unparsed: Vec<Unparsed> = inv
             .unparsed
             .iter()

@@ -99,9 +99,19 @@ pub struct Endpoint {
     pub error_leaks: BTreeMap<&'static str, u64>,
     /// Requests carrying a JWT whose algorithm is `none`.
     pub jwt_alg_none: u64,
+    /// Structures of 2xx JSON responses (shape fingerprint -> count), at most 8.
+    pub shapes: BTreeMap<u64, u64>,
 }
 
+/// Most distinct response shapes kept per endpoint.
+const MAX_SHAPES: usize = 8;
+
 impl Endpoint {
+    /// Fold `o` into this endpoint (counts add, maps merge under their caps).
+    pub fn merge_from(&mut self, o: &Endpoint, capped: &mut u64) {
+        self.merge(o, capped);
+    }
+
     fn merge(&mut self, o: &Endpoint, capped: &mut u64) {
         if self.hits == 0 {
             self.first_seen = o.first_seen;
@@ -162,6 +172,22 @@ impl Endpoint {
             *self.error_leaks.entry(k).or_default() += n;
         }
         self.jwt_alg_none += o.jwt_alg_none;
+        for (sh, n) in &o.shapes {
+            *self.shapes.entry(*sh).or_default() += n;
+        }
+        // Keep the smallest fingerprints, so the result does not depend on merge order.
+        while self.shapes.len() > MAX_SHAPES {
+            self.shapes.pop_last();
+            *capped += 1;
+        }
+    }
+
+    /// The most frequent response shape (ties: the smallest fingerprint).
+    pub fn dominant_shape(&self) -> Option<u64> {
+        self.shapes
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(s, _)| *s)
     }
 
     /// The most distinct object ids any one client read.
@@ -391,6 +417,13 @@ impl Inventory {
         }
         if let Some(e) = scan.error_leak {
             one.error_leaks.insert(e, 1);
+        }
+        let ok = x
+            .response
+            .as_ref()
+            .is_some_and(|r| (200..300).contains(&r.status));
+        if let (true, Some(sh)) = (ok, scan.response_shape) {
+            one.shapes.insert(sh, 1);
         }
     }
 

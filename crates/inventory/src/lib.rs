@@ -13,6 +13,7 @@ mod auth;
 mod doc;
 mod endpoint;
 mod findings;
+mod learn;
 mod services;
 mod sketch;
 mod template;
@@ -23,6 +24,7 @@ pub use doc::{
 };
 pub use endpoint::{is_public, Endpoint, Inventory, Observed, PiiSeen};
 pub use findings::{findings, Finding, Severity};
+pub use learn::learn;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

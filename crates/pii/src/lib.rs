@@ -263,6 +263,23 @@ pub struct Scan {
     pub hits: Vec<Hit>,
     /// The response shows an internal error (stack trace, SQL error, debug page).
     pub error_leak: Option<&'static str>,
+    /// A fingerprint of the JSON response's structure (the set of its leaf paths), for
+    /// telling endpoints that return the same kind of object from those that do not.
+    pub response_shape: Option<u64>,
+}
+
+/// Distinct leaf paths that make up a shape.
+const MAX_SHAPE_PATHS: usize = 128;
+/// Fewer distinct leaf paths than this make no shape.
+const MIN_SHAPE_PATHS: usize = 3;
+
+fn fnv(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in b {
+        h ^= u64::from(c);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Most hits kept per exchange.
@@ -419,6 +436,8 @@ struct JsonVisit<'a, 'b> {
     scanner: &'a Scanner,
     col: Collector<'b>,
     objs: Vec<ObjCtx>,
+    /// Hashes of the distinct leaf paths, when the shape is wanted.
+    shape: Option<Vec<u64>>,
 }
 
 #[derive(Default)]
@@ -442,6 +461,12 @@ fn key_of(path: &str) -> &str {
 
 impl json::Visit for JsonVisit<'_, '_> {
     fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
+        if let Some(sh) = self.shape.as_mut() {
+            let h = fnv(path.as_bytes());
+            if sh.len() < MAX_SHAPE_PATHS && !sh.contains(&h) {
+                sh.push(h);
+            }
+        }
         let key = self.scanner.key(key_of(path));
         let key = &*key;
         let hit = match value {
@@ -631,12 +656,14 @@ impl Scanner {
         }
         if let Some(r) = &x.response {
             self.headers(&r.headers, false, &mut scan.hits);
-            self.body(
-                r.headers.get("content-type"),
-                &r.body,
-                Location::ResponseBody,
-                &mut scan.hits,
-            );
+            if !r.body.data.is_empty() && r.body.coding != Coding::Undecodable {
+                scan.response_shape = self.walk(
+                    r.headers.get("content-type"),
+                    &r.body.data,
+                    Location::ResponseBody,
+                    &mut scan.hits,
+                );
+            }
             if r.body.coding != Coding::Undecodable && !r.body.data.is_empty() {
                 scan.error_leak = self.text.error_leak(&r.body.data);
             }
@@ -660,16 +687,40 @@ impl Scanner {
 
     /// Scan body bytes as their content type says.
     pub fn bytes(&self, ct: Option<&[u8]>, data: &[u8], loc: Location, hits: &mut Vec<Hit>) {
-        match body_kind(ct, data) {
+        let _ = self.walk(ct, data, loc, hits);
+    }
+
+    /// Scan body bytes; for JSON, also return the shape fingerprint.
+    fn walk(
+        &self,
+        ct: Option<&[u8]>,
+        data: &[u8],
+        loc: Location,
+        hits: &mut Vec<Hit>,
+    ) -> Option<u64> {
+        let kind = body_kind(ct, data);
+        match kind {
             BodyKind::Json => {
                 let mut v = JsonVisit {
                     scanner: self,
                     col: Collector { loc, hits },
                     objs: Vec::new(),
+                    shape: Some(Vec::new()),
                 };
                 json::walk(data, &mut v);
+                let mut sh = v.shape.unwrap_or_default();
+                // Too small a structure (an empty envelope, {"ok":true}) tells objects apart
+                // poorly: no shape.
+                if sh.len() < MIN_SHAPE_PATHS {
+                    return None;
+                }
+                sh.sort_unstable();
+                let bytes: Vec<u8> = sh.iter().flat_map(|h| h.to_le_bytes()).collect();
+                return Some(fnv(&bytes));
             }
-            BodyKind::Form => self.form(data, loc, hits),
+            BodyKind::Form => {
+                self.form(data, loc, hits);
+            }
             BodyKind::Text => {
                 let mut col = Collector { loc, hits };
                 self.text
@@ -677,6 +728,7 @@ impl Scanner {
             }
             BodyKind::Skip => {}
         }
+        None
     }
 
     fn form(&self, data: &[u8], loc: Location, hits: &mut Vec<Hit>) {
