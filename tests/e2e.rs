@@ -630,3 +630,67 @@ fn compressed_and_chunked_json_is_decoded_for_the_detectors() {
         );
     }
 }
+
+#[test]
+fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
+    let (doc, _) = replay(
+        &["fixtures/demo/demo.pcap"],
+        &["--spec", "fixtures/demo/shop-openapi.yaml"],
+        "spec",
+    );
+    let status = |m: &str, p: &str| -> String {
+        doc["endpoints"]
+            .as_array()
+            .and_then(|e| {
+                e.iter()
+                    .find(|e| e["method"] == m && e["path"] == p && e["host"] == "api.shop.example")
+            })
+            .and_then(|e| e["spec"].as_str())
+            .unwrap_or("missing")
+            .to_string()
+    };
+    // Documented paths take the spec's parameter names.
+    assert_eq!(status("GET", "/api/v1/users/{userId}"), "documented");
+    assert_eq!(
+        status("GET", "/api/v1/users/me"),
+        "documented",
+        "the constant beats the parameter"
+    );
+    assert_eq!(status("POST", "/auth/login"), "documented");
+    // Deprecated, or replaced by a newer version: zombies.
+    assert_eq!(status("GET", "/api/v1/products"), "zombie");
+    assert_eq!(status("GET", "/api/v1/orders/{orderId}"), "zombie");
+    assert_eq!(status("DELETE", "/api/v1/orders/{id}"), "zombie");
+    // Not in the spec at all: shadow.
+    assert_eq!(status("GET", "/api/v1/users/{id}/orders"), "shadow");
+    assert_eq!(status("PUT", "/api/v1/orders/{id}"), "shadow");
+    let d = &doc["spec_diff"];
+    assert_eq!(d["format"], "3.1.0");
+    let orphans: Vec<String> = d["orphans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["method"].as_str().unwrap_or(""),
+                o["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        orphans,
+        ["GET /api/v1/refunds", "DELETE /api/v2/orders/{orderId}"]
+    );
+    // Without --spec, nothing is judged.
+    let (plain, _) = replay(&["fixtures/demo/demo.pcap"], &[], "nospec");
+    assert!(plain["spec_diff"].is_null());
+    // A bad spec is one line and exit 1.
+    let out = apitap(&[
+        "replay",
+        "--spec",
+        "fixtures/synth/not-a-capture.pcap",
+        "fixtures/demo/demo.pcap",
+    ]);
+    one_line_error(&out, 1, "not an OpenAPI description");
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(a: &CaptureArgs) -> Result<()> {
     let c = &a.common;
+    let spec = c.load_spec()?;
     let cfg = LiveConfig {
         iface: a.interface.clone(),
         bpf: a.bpf.clone(),
@@ -59,7 +60,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
             last_flush = Instant::now();
             let snap = pipe.snapshot();
             if let Some(p) = &c.output {
-                let doc = document(&pipe, &snap, src.stats(), a, (first, last));
+                let doc = document(&pipe, &snap, src.stats(), a, (first, last), spec.as_ref());
                 write_inventory(p, &doc.0)?;
             }
         }
@@ -71,7 +72,13 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     written.context("writing exchanges")?;
     let totals = Totals::of(dispatch, Default::default(), Some(kernel), &snap);
     let capture = capture_info(a, (first, last), links);
-    let doc = Document::build(&snap.inventory, capture, totals.to_json(), now_ns());
+    let doc = Document::build_with_spec(
+        &snap.inventory,
+        spec.as_ref(),
+        capture,
+        totals.to_json(),
+        now_ns(),
+    );
     if let Some(p) = &c.output {
         write_inventory(p, &doc)?;
     }
@@ -100,10 +107,12 @@ fn document(
     kernel: apitap_capture::LiveStats,
     a: &CaptureArgs,
     span: (u64, u64),
+    spec: Option<&apitap_inventory::Spec>,
 ) -> (Document, Totals) {
     let totals = Totals::of(pipe.stats.clone(), Default::default(), Some(kernel), snap);
-    let doc = Document::build(
+    let doc = Document::build_with_spec(
         &snap.inventory,
+        spec,
         capture_info(a, span, pipe.link_types.clone()),
         totals.to_json(),
         now_ns(),

@@ -79,6 +79,10 @@ struct Common {
     /// Close TCP flows idle this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
+    /// An OpenAPI description (2.0, 3.0 or 3.1; JSON or YAML) to compare the traffic with:
+    /// endpoints become documented, shadow or zombie; unseen operations are orphans.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -115,6 +119,18 @@ struct CaptureArgs {
 }
 
 impl Common {
+    /// The spec given with `--spec`, parsed; errors name the file.
+    fn load_spec(&self) -> anyhow::Result<Option<apitap_inventory::Spec>> {
+        let Some(p) = &self.spec else {
+            return Ok(None);
+        };
+        let text =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        apitap_inventory::Spec::parse(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+    }
+
     fn sensor_config(&self) -> apitap_sensor::SensorConfig {
         let mut cfg = apitap_sensor::SensorConfig::default();
         if let Some(t) = self.threads {

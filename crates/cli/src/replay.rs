@@ -61,6 +61,7 @@ impl Progress {
 }
 
 pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
+    let spec = c.load_spec()?;
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let mut set = FileSet::open(&paths)?;
     for f in &set.files {
@@ -112,7 +113,13 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
         last_packet: (n > 0).then(|| format_ts(last)),
         link_types: links,
     };
-    let doc = Document::build(&snap.inventory, capture, totals.to_json(), now_ns());
+    let doc = Document::build_with_spec(
+        &snap.inventory,
+        spec.as_ref(),
+        capture,
+        totals.to_json(),
+        now_ns(),
+    );
     if let Some(p) = &c.output {
         write_inventory(p, &doc)?;
     }

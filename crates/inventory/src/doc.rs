@@ -82,7 +82,14 @@ pub struct EndpointOut {
     #[serde(default)]
     pub error_leaks: BTreeMap<String, u64>,
     pub pii: Vec<PiiOut>,
+    /// Against the spec given with `--spec`: `documented`, `shadow` or `zombie`; null without one.
     pub spec: Option<String>,
+    /// The documented path this endpoint matched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spec_path: Option<String>,
+    /// For a zombie that an newer version replaced: the documented path of that version.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub superseded_by: Option<String>,
 }
 
 /// Endpoints and traffic per host.
@@ -109,6 +116,9 @@ pub struct Document {
     /// API risks, worst first (docs/detections.md).
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The comparison with the spec given with `--spec`; null without one.
+    #[serde(default)]
+    pub spec_diff: Option<crate::spec::SpecDiff>,
 }
 
 fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointOut {
@@ -166,6 +176,8 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
             })
             .collect(),
         spec: None,
+        spec_path: None,
+        superseded_by: None,
     }
 }
 
@@ -174,10 +186,33 @@ impl Document {
     pub fn build(
         inv: &Inventory,
         capture: CaptureInfo,
+        stats: serde_json::Map<String, serde_json::Value>,
+        now_ns: u64,
+    ) -> Document {
+        Document::build_with_spec(inv, None, capture, stats, now_ns)
+    }
+
+    /// Build the document, judging every endpoint against `spec` when one is given.
+    pub fn build_with_spec(
+        inv: &Inventory,
+        spec: Option<&crate::spec::Spec>,
+        capture: CaptureInfo,
         mut stats: serde_json::Map<String, serde_json::Value>,
         now_ns: u64,
     ) -> Document {
-        let learned = crate::learn::learn(inv);
+        let (keyed, diff, frozen) = match spec {
+            Some(sp) => {
+                let (k, verdicts, diff) = crate::spec::apply(inv, sp);
+                let frozen = verdicts
+                    .iter()
+                    .filter(|(_, v)| v.spec_path.is_some())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (k, Some(diff), frozen)
+            }
+            None => (inv.clone(), None, Default::default()),
+        };
+        let learned = crate::learn::learn(&keyed, &frozen);
         let merged = inv.endpoints.len() - learned.endpoints.len().min(inv.endpoints.len());
         let inv = &learned;
         stats.insert("endpoints".into(), serde_json::json!(inv.endpoints.len()));
@@ -210,7 +245,16 @@ impl Document {
         let mut endpoints: Vec<EndpointOut> = inv
             .endpoints
             .iter()
-            .map(|((h, m, p), e)| endpoint_out(h, m, p, e))
+            .map(|((h, m, p), e)| {
+                let mut out = endpoint_out(h, m, p, e);
+                if let Some(sp) = spec {
+                    let v = crate::spec::judge(sp, m, p);
+                    out.spec = Some(v.status.to_string());
+                    out.spec_path = v.spec_path;
+                    out.superseded_by = v.superseded_by;
+                }
+                out
+            })
             .collect();
         endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
         let mut hosts: BTreeMap<&str, HostSummary> = BTreeMap::new();
@@ -223,6 +267,18 @@ impl Document {
             h.endpoints += 1;
             h.hits += e.hits;
         }
+        let spec_diff = diff.map(|mut d| {
+            let count = |st: &str| {
+                endpoints
+                    .iter()
+                    .filter(|e| e.spec.as_deref() == Some(st))
+                    .count() as u64
+            };
+            d.documented = count("documented");
+            d.shadow = count("shadow");
+            d.zombie = count("zombie");
+            d
+        });
         Document {
             apitap_inventory: DOC_VERSION,
             generated_at: format_ts(now_ns),
@@ -233,6 +289,7 @@ impl Document {
             endpoints,
             encrypted_services,
             findings: findings(inv),
+            spec_diff,
         }
     }
 }

@@ -41,10 +41,11 @@ fn is_version(seg: &str) -> bool {
             && seg.bytes().all(|c| c.is_ascii_digit() || c == b'.'))
 }
 
-type Key = (String, String, String);
+pub type Key = (String, String, String);
 
 /// The inventory with learned parameters; endpoints that collapse into one are merged.
-pub fn learn(inv: &Inventory) -> Inventory {
+/// Endpoints in `frozen` (documented operations) are never changed.
+pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
     // Working copies of every path as segments; learned positions become "{}".
     let keys: Vec<&Key> = inv.endpoints.keys().collect();
     let mut segs: Vec<Vec<String>> = keys
@@ -79,6 +80,9 @@ pub fn learn(inv: &Inventory) -> Inventory {
             let mut by_shape: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
             for &i in members {
                 let v = segs[i][pos].as_str();
+                if frozen.contains(keys[i]) {
+                    continue;
+                }
                 if let Some(sh) = shapes[i] {
                     if !CONSTANTS.contains(&v.to_ascii_lowercase().as_str()) && !is_version(v) {
                         by_shape.entry(sh).or_default().insert(v);
@@ -96,7 +100,8 @@ pub fn learn(inv: &Inventory) -> Inventory {
             let mut hit = Vec::new();
             for &i in members {
                 let v = segs[i][pos].as_str();
-                if shapes[i].is_some_and(|sh| collapse.contains(&sh))
+                if !frozen.contains(keys[i])
+                    && shapes[i].is_some_and(|sh| collapse.contains(&sh))
                     && !CONSTANTS.contains(&v.to_ascii_lowercase().as_str())
                     && !is_version(v)
                 {
@@ -204,7 +209,11 @@ mod tests {
             let x = exchange(p, b);
             inv.observe(&x, &scanner.scan(&x));
         }
-        learn(&inv).endpoints.keys().map(|k| k.2.clone()).collect()
+        learn(&inv, &BTreeSet::new())
+            .endpoints
+            .keys()
+            .map(|k| k.2.clone())
+            .collect()
     }
 
     const USER: &str = r#"{"login":"x","id":1,"followers":3}"#;

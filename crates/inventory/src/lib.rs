@@ -16,6 +16,7 @@ mod findings;
 mod learn;
 mod services;
 mod sketch;
+mod spec;
 mod template;
 
 pub use auth::{classify_auth, AuthKind};
@@ -27,4 +28,5 @@ pub use findings::{findings, Finding, Severity};
 pub use learn::learn;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
+pub use spec::{Orphan, Spec, SpecDiff, Verdict};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

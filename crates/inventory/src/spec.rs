@@ -1,0 +1,470 @@
+//! OpenAPI import and the diff against observed traffic: which endpoints are documented,
+//! which are **shadow** (seen, not in the spec), **zombie** (deprecated, or an older
+//! version of a documented path, still called), and which documented operations are
+//! **orphans** (never seen).
+//!
+//! Accepts Swagger 2.0 and OpenAPI 3.0/3.1, JSON or YAML. Only what the diff needs is read:
+//! servers / basePath, paths, methods, `deprecated`, `operationId`.
+
+use crate::endpoint::Inventory;
+use crate::template::ParamType;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Lit(String),
+    /// `{name}`, or a segment with a parameter inside (`{id}.json`, `v{version}`).
+    Param {
+        name: String,
+        prefix: String,
+        suffix: String,
+    },
+}
+
+/// One documented operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecOp {
+    pub method: String,
+    /// The path as documented, with the server's base path in front.
+    pub path: String,
+    pub deprecated: bool,
+    pub operation_id: Option<String>,
+    segs: Vec<Seg>,
+}
+
+/// The parts of an API description the diff uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spec {
+    pub title: String,
+    /// `openapi` or `swagger` version string.
+    pub format: String,
+    pub ops: Vec<SpecOp>,
+}
+
+/// Summary of the diff, in the document's `spec_diff`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecDiff {
+    pub title: String,
+    pub format: String,
+    pub operations: u64,
+    pub documented: u64,
+    pub shadow: u64,
+    pub zombie: u64,
+    pub orphans: Vec<Orphan>,
+}
+
+/// A documented operation that no traffic reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orphan {
+    pub method: String,
+    pub path: String,
+    pub deprecated: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation_id: Option<String>,
+}
+
+/// How an observed endpoint relates to the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// `documented`, `shadow` or `zombie`.
+    pub status: &'static str,
+    /// The documented path it matched.
+    pub spec_path: Option<String>,
+    /// For an old version: the documented path that replaced it.
+    pub superseded_by: Option<String>,
+}
+
+fn parse_seg(s: &str) -> Seg {
+    match (s.find('{'), s.rfind('}')) {
+        (Some(a), Some(b)) if a < b => Seg::Param {
+            name: s[a + 1..b].to_string(),
+            prefix: s[..a].to_string(),
+            suffix: s[b + 1..].to_string(),
+        },
+        _ => Seg::Lit(s.to_string()),
+    }
+}
+
+/// YAML values as JSON (mapping keys such as `200:` become strings).
+fn yaml_to_json(y: yaml_serde::Value) -> Value {
+    use yaml_serde::Value as Y;
+    match y {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(v) => Value::Array(v.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Y::String(s) => s,
+                        other => yaml_serde::to_string(&other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    };
+                    (k, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => yaml_to_json(t.value),
+    }
+}
+
+/// The path part of a server URL (`https://api.example.com/v1` -> `/v1`); variables such as
+/// `{basePath}` take their default.
+fn base_path(url: &str, vars: Option<&Value>) -> String {
+    let mut u = url.to_string();
+    if let Some(Value::Object(vs)) = vars {
+        for (k, v) in vs {
+            if let Some(d) = v.get("default").and_then(Value::as_str) {
+                u = u.replace(&format!("{{{k}}}"), d);
+            }
+        }
+    }
+    let path = match u.find("://") {
+        Some(i) => u[i + 3..].find('/').map_or("", |j| &u[i + 3 + j..]),
+        None => u.as_str(),
+    };
+    path.trim_end_matches('/').to_string()
+}
+
+impl Spec {
+    /// Parse a description from its text (JSON or YAML).
+    pub fn parse(text: &str) -> Result<Spec, String> {
+        let v: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => yaml_serde::from_str::<yaml_serde::Value>(text)
+                .map(yaml_to_json)
+                .map_err(|e| format!("neither JSON nor YAML: {e}"))?,
+        };
+        let format = v
+            .get("openapi")
+            .or_else(|| v.get("swagger"))
+            .and_then(Value::as_str)
+            .ok_or("no `openapi` or `swagger` version field: not an OpenAPI description")?
+            .to_string();
+        let title = v
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mut bases: Vec<String> = if format.starts_with('2') {
+            vec![v
+                .get("basePath")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string()]
+        } else {
+            v.get("servers")
+                .and_then(Value::as_array)
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|sv| {
+                            sv.get("url")
+                                .and_then(Value::as_str)
+                                .map(|u| base_path(u, sv.get("variables")))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if bases.is_empty() {
+            bases.push(String::new());
+        }
+        bases.sort();
+        bases.dedup();
+        let paths = v
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or("no `paths` object")?;
+        let mut ops = Vec::new();
+        for (p, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for m in METHODS {
+                let Some(op) = item.get(m) else { continue };
+                for b in &bases {
+                    let path = format!("{b}{p}");
+                    let segs = path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(parse_seg)
+                        .collect();
+                    ops.push(SpecOp {
+                        method: m.to_ascii_uppercase(),
+                        path,
+                        deprecated: op
+                            .get("deprecated")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                        operation_id: op
+                            .get("operationId")
+                            .and_then(Value::as_str)
+                            .map(String::from),
+                        segs,
+                    });
+                }
+            }
+        }
+        if ops.is_empty() {
+            return Err("the description documents no operation".into());
+        }
+        Ok(Spec { title, format, ops })
+    }
+
+    /// The documented operation an observed (method, template) is, the most specific one
+    /// (most literal segments matched literally).
+    fn find(&self, method: &str, path: &str) -> Option<&SpecOp> {
+        let obs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut best: Option<(usize, &SpecOp)> = None;
+        for op in &self.ops {
+            if !op.method.eq_ignore_ascii_case(method) || op.segs.len() != obs.len() {
+                continue;
+            }
+            let mut literal = 0;
+            let ok = op.segs.iter().zip(&obs).all(|(s, o)| match s {
+                Seg::Lit(l) => {
+                    literal += 1;
+                    l == o
+                }
+                Seg::Param { prefix, suffix, .. } => {
+                    let observed_param = o.starts_with('{') && o.ends_with('}');
+                    (prefix.is_empty() && suffix.is_empty())
+                        || (!observed_param
+                            && o.starts_with(prefix.as_str())
+                            && o.ends_with(suffix.as_str()))
+                }
+            });
+            if ok && best.is_none_or(|(n, _)| literal > n) {
+                best = Some((literal, op));
+            }
+        }
+        best.map(|(_, op)| op)
+    }
+}
+
+/// `v3` -> 3
+fn version_of(seg: &str) -> Option<u32> {
+    let rest = seg.strip_prefix('v').or_else(|| seg.strip_prefix('V'))?;
+    rest.parse().ok()
+}
+
+/// The same path with a higher version segment, if the spec documents one.
+fn newer_version<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a SpecOp> {
+    let segs: Vec<&str> = path.split('/').collect();
+    for (i, s) in segs.iter().enumerate() {
+        let Some(v) = version_of(s) else { continue };
+        let mut best: Option<(u32, &SpecOp)> = None;
+        for w in v + 1..v + 10 {
+            let mut alt = segs.clone();
+            let ws = format!("v{w}");
+            alt[i] = &ws;
+            if let Some(op) = spec.find(method, &alt.join("/")) {
+                if !op.deprecated && best.is_none_or(|(b, _)| w > b) {
+                    best = Some((w, op));
+                }
+            }
+        }
+        if let Some((_, op)) = best {
+            return Some(op);
+        }
+    }
+    None
+}
+
+/// How one observed (method, template) relates to the spec.
+pub fn judge(spec: &Spec, method: &str, path: &str) -> Verdict {
+    match spec.find(method, path) {
+        Some(op) => {
+            let superseded = newer_version(spec, method, path).map(|n| n.path.clone());
+            let status = if op.deprecated || superseded.is_some() {
+                "zombie"
+            } else {
+                "documented"
+            };
+            Verdict {
+                status,
+                spec_path: Some(op.path.clone()),
+                superseded_by: superseded,
+            }
+        }
+        None => {
+            let newer = newer_version(spec, method, path);
+            Verdict {
+                status: if newer.is_some() { "zombie" } else { "shadow" },
+                spec_path: None,
+                superseded_by: newer.map(|n| n.path.clone()),
+            }
+        }
+    }
+}
+
+/// Re-key the inventory by documented paths and judge every endpoint. Endpoints that match
+/// the same documented operation merge into it (the spec knows which segments are
+/// parameters); the others keep their observed template.
+pub fn apply(
+    inv: &Inventory,
+    spec: &Spec,
+) -> (
+    Inventory,
+    BTreeMap<(String, String, String), Verdict>,
+    SpecDiff,
+) {
+    let mut out = Inventory {
+        endpoints: BTreeMap::new(),
+        ..inv.clone()
+    };
+    let mut verdicts: BTreeMap<(String, String, String), Verdict> = BTreeMap::new();
+    let mut seen_ops: std::collections::BTreeSet<(String, String)> = Default::default();
+    for ((host, method, path), e) in &inv.endpoints {
+        let (key, verdict, e) = match spec.find(method, path) {
+            Some(op) => {
+                seen_ops.insert((op.method.clone(), op.path.clone()));
+                let superseded = newer_version(spec, method, path).map(|n| n.path.clone());
+                let status = if op.deprecated || superseded.is_some() {
+                    "zombie"
+                } else {
+                    "documented"
+                };
+                let mut e = e.clone();
+                e.path_params = spec_params(op, path, e.path_params.iter().map(|p| p.1));
+                (
+                    (host.clone(), method.clone(), op.path.clone()),
+                    Verdict {
+                        status,
+                        spec_path: Some(op.path.clone()),
+                        superseded_by: superseded,
+                    },
+                    e,
+                )
+            }
+            None => {
+                let newer = newer_version(spec, method, path);
+                let status = if newer.is_some() { "zombie" } else { "shadow" };
+                (
+                    (host.clone(), method.clone(), path.clone()),
+                    Verdict {
+                        status,
+                        spec_path: None,
+                        superseded_by: newer.map(|n| n.path.clone()),
+                    },
+                    e.clone(),
+                )
+            }
+        };
+        let mut capped = 0;
+        out.endpoints
+            .entry(key.clone())
+            .or_default()
+            .merge_from(&e, &mut capped);
+        out.values_capped += capped;
+        verdicts.insert(key, verdict);
+    }
+    let mut diff = SpecDiff {
+        title: spec.title.clone(),
+        format: spec.format.clone(),
+        operations: spec.ops.len() as u64,
+        ..SpecDiff::default()
+    };
+    for v in verdicts.values() {
+        match v.status {
+            "documented" => diff.documented += 1,
+            "zombie" => diff.zombie += 1,
+            _ => diff.shadow += 1,
+        }
+    }
+    for op in &spec.ops {
+        if !seen_ops.contains(&(op.method.clone(), op.path.clone())) {
+            diff.orphans.push(Orphan {
+                method: op.method.clone(),
+                path: op.path.clone(),
+                deprecated: op.deprecated,
+                operation_id: op.operation_id.clone(),
+            });
+        }
+    }
+    (out, verdicts, diff)
+}
+
+/// Path parameters named as documented; types from the observed template where it had a
+/// parameter at that position, else string.
+fn spec_params(
+    op: &SpecOp,
+    observed: &str,
+    mut types: impl Iterator<Item = ParamType>,
+) -> Vec<(String, ParamType)> {
+    let obs: Vec<&str> = observed.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = Vec::new();
+    for (s, o) in op.segs.iter().zip(obs) {
+        let observed_param = o.starts_with('{');
+        let ty = if observed_param { types.next() } else { None };
+        if let Seg::Param { name, .. } = s {
+            out.push((name.clone(), ty.unwrap_or(ParamType::Token)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swagger2_json_and_openapi3_yaml_with_server_variables() {
+        let s2 = r#"{"swagger":"2.0","info":{"title":"Pets"},"basePath":"/v1/","paths":{"/pets/{petId}":{"get":{"operationId":"getPet"},"delete":{"deprecated":true}}}}"#;
+        let s = Spec::parse(s2).expect("swagger 2");
+        let ops: Vec<(String, String, bool)> = s
+            .ops
+            .iter()
+            .map(|o| (o.method.clone(), o.path.clone(), o.deprecated))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("GET".into(), "/v1/pets/{petId}".into(), false),
+                ("DELETE".into(), "/v1/pets/{petId}".into(), true)
+            ]
+        );
+        let y = "openapi: 3.0.3\ninfo: {title: T}\nservers:\n  - url: '{scheme}://api.example.com/{base}'\n    variables:\n      scheme: {default: https}\n      base: {default: v2}\npaths:\n  /items/{id}.json:\n    get:\n      responses:\n        200: {description: ok}\n";
+        let s = Spec::parse(y).expect("openapi 3 yaml");
+        assert_eq!(s.ops[0].path, "/v2/items/{id}.json");
+        // A segment with a parameter inside matches literal values of that form only.
+        assert!(s.find("GET", "/v2/items/42.json").is_some());
+        assert!(s.find("GET", "/v2/items/42.xml").is_none());
+        assert!(Spec::parse("just text").is_err());
+        assert!(Spec::parse(r#"{"openapi":"3.1.0","paths":{}}"#).is_err());
+    }
+
+    #[test]
+    fn the_most_specific_operation_wins_and_versions_supersede() {
+        let j = r#"{"openapi":"3.1.0","paths":{
+            "/v1/users/{id}":{"get":{}},"/v1/users/me":{"get":{}},"/v3/users/{id}":{"get":{}}}}"#;
+        let s = Spec::parse(j).expect("spec");
+        assert_eq!(
+            s.find("GET", "/v1/users/me").map(|o| o.path.as_str()),
+            Some("/v1/users/me")
+        );
+        assert_eq!(
+            s.find("GET", "/v1/users/{id}").map(|o| o.path.as_str()),
+            Some("/v1/users/{id}")
+        );
+        let v = judge(&s, "GET", "/v1/users/{id}");
+        assert_eq!(
+            (v.status, v.superseded_by.as_deref()),
+            ("zombie", Some("/v3/users/{id}"))
+        );
+        assert_eq!(judge(&s, "GET", "/v2/users/{id}").status, "zombie");
+        assert_eq!(judge(&s, "GET", "/v3/users/{id}").status, "documented");
+        assert_eq!(judge(&s, "POST", "/v3/users/{id}").status, "shadow");
+    }
+}
