@@ -694,3 +694,52 @@ fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
     ]);
     one_line_error(&out, 1, "not an OpenAPI description");
 }
+
+#[test]
+fn openapi_export_describes_the_observed_api() {
+    let inv = tmp("openapi-inv.json");
+    let out = apitap(&[
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().unwrap_or(""),
+        "fixtures/demo/demo.pcap",
+    ]);
+    assert!(out.status.success());
+    let api = tmp("observed.json");
+    let out = apitap(&[
+        "openapi",
+        inv.to_str().unwrap_or(""),
+        "-o",
+        api.to_str().unwrap_or(""),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(&api).unwrap_or_default()).unwrap_or_default();
+    assert_eq!(v["openapi"], "3.1.0");
+    let op = &v["paths"]["/api/v1/users/{id}"]["get"];
+    assert_eq!(op["parameters"][0]["name"], "id");
+    assert_eq!(op["parameters"][0]["schema"]["type"], "integer");
+    let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(schema["properties"]["email"]["format"], "email", "{schema}");
+    assert!(v["components"]["securitySchemes"]["bearerAuth"].is_object());
+    // YAML by default.
+    let y = tmp("observed.yaml");
+    let out = apitap(&[
+        "openapi",
+        inv.to_str().unwrap_or(""),
+        "-o",
+        y.to_str().unwrap_or(""),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&y).unwrap_or_default();
+    assert!(
+        text.contains("openapi: 3.1.0"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+}

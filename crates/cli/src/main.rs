@@ -7,6 +7,7 @@
 
 mod findings;
 mod live;
+mod openapi;
 mod output;
 mod replay;
 
@@ -30,6 +31,18 @@ enum Command {
     Capture(CaptureArgs),
     /// Print the risk findings of an inventory file, worst first.
     Findings(FindingsArgs),
+    /// Write the observed API of an inventory file as an OpenAPI 3.1 document.
+    Openapi(OpenapiArgs),
+}
+
+#[derive(Debug, Args)]
+struct OpenapiArgs {
+    /// An inventory written by `apitap replay` or `apitap capture`.
+    #[arg(value_name = "INVENTORY")]
+    inventory: PathBuf,
+    /// Where to write it: YAML, or JSON when the name ends in `.json` ("-" for stdout, YAML).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -163,6 +176,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Command::Replay(a) => replay::run(&a.files, &a.common),
         Command::Capture(a) => live::run(&a),
+        Command::Openapi(a) => openapi::run(&a.inventory, &a.output),
         Command::Findings(a) => {
             use apitap_inventory::Severity;
             let min = match a.min_severity {

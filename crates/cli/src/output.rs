@@ -89,17 +89,22 @@ impl ExchangeOut {
 pub fn write_inventory(p: &Path, doc: &Document) -> Result<()> {
     let mut text = serde_json::to_string_pretty(doc).context("serialising the inventory")?;
     text.push('\n');
+    write_atomic(p, text.as_bytes())
+}
+
+/// Write `bytes` to `p` atomically (temp file, fsync, rename), or to stdout for "-".
+pub fn write_atomic(p: &Path, bytes: &[u8]) -> Result<()> {
+    let text = bytes;
     if is_stdout(p) {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .context("writing the inventory to stdout")?;
-        return out.flush().context("writing the inventory to stdout");
+        out.write_all(text).context("writing to stdout")?;
+        return out.flush().context("writing to stdout");
     }
     let mut f = AtomicFile::create(p)?;
     f.file
         .as_mut()
         .context("file already committed")?
-        .write_all(text.as_bytes())
+        .write_all(text)
         .with_context(|| format!("cannot write {}", p.display()))?;
     f.commit()
 }

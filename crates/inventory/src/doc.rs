@@ -82,6 +82,12 @@ pub struct EndpointOut {
     #[serde(default)]
     pub error_leaks: BTreeMap<String, u64>,
     pub pii: Vec<PiiOut>,
+    /// JSON Schema of the request bodies seen (null when none was JSON).
+    #[serde(default)]
+    pub request_schema: Option<serde_json::Value>,
+    /// JSON Schema of the 2xx response bodies seen (null when none was JSON).
+    #[serde(default)]
+    pub response_schema: Option<serde_json::Value>,
     /// Against the spec given with `--spec`: `documented`, `shadow` or `zombie`; null without one.
     pub spec: Option<String>,
     /// The documented path this endpoint matched.
@@ -175,6 +181,8 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
                 detail: p.detail.clone(),
             })
             .collect(),
+        request_schema: e.request_schema.to_json_schema(),
+        response_schema: e.response_schema.to_json_schema(),
         spec: None,
         spec_path: None,
         superseded_by: None,

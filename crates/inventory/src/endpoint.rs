@@ -101,6 +101,10 @@ pub struct Endpoint {
     pub jwt_alg_none: u64,
     /// Structures of 2xx JSON responses (shape fingerprint -> count), at most 8.
     pub shapes: BTreeMap<u64, u64>,
+    /// JSON request bodies seen.
+    pub request_schema: crate::schema::SchemaAcc,
+    /// JSON bodies of 2xx responses seen.
+    pub response_schema: crate::schema::SchemaAcc,
 }
 
 /// Most distinct response shapes kept per endpoint.
@@ -175,6 +179,8 @@ impl Endpoint {
         for (sh, n) in &o.shapes {
             *self.shapes.entry(*sh).or_default() += n;
         }
+        self.request_schema.merge(&o.request_schema, capped);
+        self.response_schema.merge(&o.response_schema, capped);
         // Keep the smallest fingerprints, so the result does not depend on merge order.
         while self.shapes.len() > MAX_SHAPES {
             self.shapes.pop_last();
@@ -425,6 +431,13 @@ impl Inventory {
         if let (true, Some(sh)) = (ok, scan.response_shape) {
             one.shapes.insert(sh, 1);
         }
+        let mut capped = 0;
+        if ok {
+            one.response_schema
+                .add_sample(&scan.response_leaves, &mut capped);
+        }
+        one.request_schema
+            .add_sample(&scan.request_leaves, &mut capped);
     }
 
     /// Count a TLS handshake.

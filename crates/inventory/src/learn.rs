@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Distinct values of one shape at one position before they become a parameter.
 pub const MIN_VALUES: usize = 5;
 
+/// Path positions considered for learning.
+const MAX_DEPTH: usize = 16;
+
 /// Words that name operations or views, not objects.
 const CONSTANTS: &[&str] = &[
     "me", "self", "current", "mine", "my", "search", "new", "latest", "all", "count", "default",
@@ -58,7 +61,8 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         .collect();
     let mut learned_any = false;
     // Positions left to right: a parameter learned at one position aligns the next.
-    let depth = segs.iter().map(Vec::len).max().unwrap_or(0);
+    // Deeper positions are not learned (bounds the work at endpoints x MAX_DEPTH).
+    let depth = segs.iter().map(Vec::len).max().unwrap_or(0).min(MAX_DEPTH);
     for pos in 0..depth {
         // (host, method, length, prefix) -> members
         let mut groups: BTreeMap<(&str, &str, usize, String), Vec<usize>> = BTreeMap::new();

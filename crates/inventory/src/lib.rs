@@ -14,6 +14,7 @@ mod doc;
 mod endpoint;
 mod findings;
 mod learn;
+mod schema;
 mod services;
 mod sketch;
 mod spec;
@@ -26,6 +27,7 @@ pub use doc::{
 pub use endpoint::{is_public, Endpoint, Inventory, Observed, PiiSeen};
 pub use findings::{findings, Finding, Severity};
 pub use learn::learn;
+pub use schema::SchemaAcc;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
 pub use spec::{Orphan, Spec, SpecDiff, Verdict};

@@ -266,6 +266,76 @@ pub struct Scan {
     /// A fingerprint of the JSON response's structure (the set of its leaf paths), for
     /// telling endpoints that return the same kind of object from those that do not.
     pub response_shape: Option<u64>,
+    /// Distinct leaf paths of a JSON request body with their type and format.
+    pub request_leaves: Vec<LeafInfo>,
+    /// Distinct leaf paths of a JSON response body with their type and format.
+    pub response_leaves: Vec<LeafInfo>,
+}
+
+/// One distinct JSON leaf path of a body: `$.users[*].email`, string, email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafInfo {
+    pub path: String,
+    /// Bit set of [`T_STRING`], [`T_INTEGER`], [`T_NUMBER`], [`T_BOOLEAN`], [`T_NULL`].
+    pub types: u8,
+    /// Bit set of [`F_EMAIL`], [`F_UUID`], [`F_DATE_TIME`], [`F_DATE`], [`F_IPV4`], [`F_IPV6`], [`F_URI`].
+    pub formats: u8,
+}
+
+pub const T_STRING: u8 = 1;
+pub const T_INTEGER: u8 = 2;
+pub const T_NUMBER: u8 = 4;
+pub const T_BOOLEAN: u8 = 8;
+pub const T_NULL: u8 = 16;
+pub const F_EMAIL: u8 = 1;
+pub const F_UUID: u8 = 2;
+pub const F_DATE_TIME: u8 = 4;
+pub const F_DATE: u8 = 8;
+pub const F_IPV4: u8 = 16;
+pub const F_IPV6: u8 = 32;
+pub const F_URI: u8 = 64;
+
+/// JSON Schema `format` of a string, from cheap shape checks.
+fn string_format(s: &str) -> u8 {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let date = b.len() >= 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10);
+    if date && b.len() == 10 {
+        return F_DATE;
+    }
+    if date && b.len() >= 19 && (b[10] == b'T' || b[10] == b't' || b[10] == b' ') && b[13] == b':' {
+        return F_DATE_TIME;
+    }
+    if b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| [8, 13, 18, 23].contains(&i) || c.is_ascii_hexdigit())
+    {
+        return F_UUID;
+    }
+    if s.starts_with("https://") || s.starts_with("http://") {
+        return F_URI;
+    }
+    if s.contains('@') && detect::email(s).is_some() {
+        return F_EMAIL;
+    }
+    if b.len() <= 39
+        && b.iter().filter(|c| **c == b'.').count() == 3
+        && s.parse::<std::net::Ipv4Addr>().is_ok()
+    {
+        return F_IPV4;
+    }
+    if s.contains(':') && b.len() <= 45 && s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return F_IPV6;
+    }
+    0
 }
 
 /// Distinct leaf paths that make up a shape.
@@ -438,6 +508,8 @@ struct JsonVisit<'a, 'b> {
     objs: Vec<ObjCtx>,
     /// Hashes of the distinct leaf paths, when the shape is wanted.
     shape: Option<Vec<u64>>,
+    /// The distinct leaves (in step with `shape`).
+    leaves: Vec<LeafInfo>,
 }
 
 #[derive(Default)]
@@ -463,8 +535,31 @@ impl json::Visit for JsonVisit<'_, '_> {
     fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
         if let Some(sh) = self.shape.as_mut() {
             let h = fnv(path.as_bytes());
-            if sh.len() < MAX_SHAPE_PATHS && !sh.contains(&h) {
-                sh.push(h);
+            let (types, formats) = match value {
+                json::Leaf::Str(s) => (T_STRING, string_format(s)),
+                json::Leaf::Num(n) if n.bytes().all(|c| c.is_ascii_digit() || c == b'-') => {
+                    (T_INTEGER, 0)
+                }
+                json::Leaf::Num(_) => (T_NUMBER, 0),
+                json::Leaf::Bool(_) => (T_BOOLEAN, 0),
+                json::Leaf::Null => (T_NULL, 0),
+            };
+            match sh.iter().position(|x| *x == h) {
+                Some(i) => {
+                    if let Some(l) = self.leaves.get_mut(i) {
+                        l.types |= types;
+                        l.formats |= formats;
+                    }
+                }
+                None if sh.len() < MAX_SHAPE_PATHS => {
+                    sh.push(h);
+                    self.leaves.push(LeafInfo {
+                        path: path.to_string(),
+                        types,
+                        formats,
+                    });
+                }
+                None => {}
             }
         }
         let key = self.scanner.key(key_of(path));
@@ -647,22 +742,27 @@ impl Scanner {
                 self.form(qs, Location::RequestQuery, &mut scan.hits);
             }
             self.headers(&q.headers, true, &mut scan.hits);
-            self.body(
-                q.headers.get("content-type"),
-                &q.body,
-                Location::RequestBody,
-                &mut scan.hits,
-            );
+            if !q.body.data.is_empty() && q.body.coding != Coding::Undecodable {
+                let (_, leaves) = self.walk(
+                    q.headers.get("content-type"),
+                    &q.body.data,
+                    Location::RequestBody,
+                    &mut scan.hits,
+                );
+                scan.request_leaves = leaves;
+            }
         }
         if let Some(r) = &x.response {
             self.headers(&r.headers, false, &mut scan.hits);
             if !r.body.data.is_empty() && r.body.coding != Coding::Undecodable {
-                scan.response_shape = self.walk(
+                let (shape, leaves) = self.walk(
                     r.headers.get("content-type"),
                     &r.body.data,
                     Location::ResponseBody,
                     &mut scan.hits,
                 );
+                scan.response_shape = shape;
+                scan.response_leaves = leaves;
             }
             if r.body.coding != Coding::Undecodable && !r.body.data.is_empty() {
                 scan.error_leak = self.text.error_leak(&r.body.data);
@@ -690,14 +790,14 @@ impl Scanner {
         let _ = self.walk(ct, data, loc, hits);
     }
 
-    /// Scan body bytes; for JSON, also return the shape fingerprint.
+    /// Scan body bytes; for JSON, also return the shape fingerprint and the distinct leaves.
     fn walk(
         &self,
         ct: Option<&[u8]>,
         data: &[u8],
         loc: Location,
         hits: &mut Vec<Hit>,
-    ) -> Option<u64> {
+    ) -> (Option<u64>, Vec<LeafInfo>) {
         let kind = body_kind(ct, data);
         match kind {
             BodyKind::Json => {
@@ -706,17 +806,18 @@ impl Scanner {
                     col: Collector { loc, hits },
                     objs: Vec::new(),
                     shape: Some(Vec::new()),
+                    leaves: Vec::new(),
                 };
                 json::walk(data, &mut v);
                 let mut sh = v.shape.unwrap_or_default();
                 // Too small a structure (an empty envelope, {"ok":true}) tells objects apart
                 // poorly: no shape.
                 if sh.len() < MIN_SHAPE_PATHS {
-                    return None;
+                    return (None, v.leaves);
                 }
                 sh.sort_unstable();
                 let bytes: Vec<u8> = sh.iter().flat_map(|h| h.to_le_bytes()).collect();
-                return Some(fnv(&bytes));
+                return (Some(fnv(&bytes)), v.leaves);
             }
             BodyKind::Form => {
                 self.form(data, loc, hits);
@@ -728,7 +829,7 @@ impl Scanner {
             }
             BodyKind::Skip => {}
         }
-        None
+        (None, Vec::new())
     }
 
     fn form(&self, data: &[u8], loc: Location, hits: &mut Vec<Hit>) {
