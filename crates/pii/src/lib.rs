@@ -510,7 +510,11 @@ struct JsonVisit<'a, 'b> {
     shape: Option<Vec<u64>>,
     /// The distinct leaves (in step with `shape`).
     leaves: Vec<LeafInfo>,
+    seen_leaves: usize,
 }
+
+/// Leaves of a body examined for its shape and schema.
+const SHAPE_LEAVES: usize = 128;
 
 #[derive(Default)]
 struct ObjCtx {
@@ -533,25 +537,36 @@ fn key_of(path: &str) -> &str {
 
 impl json::Visit for JsonVisit<'_, '_> {
     fn leaf(&mut self, path: &str, _key: Option<&str>, value: &json::Leaf<'_>) {
-        if let Some(sh) = self.shape.as_mut() {
+        self.seen_leaves += 1;
+        // The structure shows in the first leaves (arrays repeat it): later ones are not
+        // looked at for the shape and schema.
+        if let Some(sh) = self
+            .shape
+            .as_mut()
+            .filter(|_| self.seen_leaves <= SHAPE_LEAVES)
+        {
             let h = fnv(path.as_bytes());
-            let (types, formats) = match value {
-                json::Leaf::Str(s) => (T_STRING, string_format(s)),
+            // Types are cheap; a string's format is looked at on the path's first value only.
+            let types = match value {
+                json::Leaf::Str(_) => T_STRING,
                 json::Leaf::Num(n) if n.bytes().all(|c| c.is_ascii_digit() || c == b'-') => {
-                    (T_INTEGER, 0)
+                    T_INTEGER
                 }
-                json::Leaf::Num(_) => (T_NUMBER, 0),
-                json::Leaf::Bool(_) => (T_BOOLEAN, 0),
-                json::Leaf::Null => (T_NULL, 0),
+                json::Leaf::Num(_) => T_NUMBER,
+                json::Leaf::Bool(_) => T_BOOLEAN,
+                json::Leaf::Null => T_NULL,
             };
-            match sh.iter().position(|x| *x == h) {
+            match sh.iter().rposition(|x| *x == h) {
                 Some(i) => {
                     if let Some(l) = self.leaves.get_mut(i) {
                         l.types |= types;
-                        l.formats |= formats;
                     }
                 }
                 None if sh.len() < MAX_SHAPE_PATHS => {
+                    let formats = match value {
+                        json::Leaf::Str(s) => string_format(s),
+                        _ => 0,
+                    };
                     sh.push(h);
                     self.leaves.push(LeafInfo {
                         path: path.to_string(),
@@ -807,6 +822,7 @@ impl Scanner {
                     objs: Vec::new(),
                     shape: Some(Vec::new()),
                     leaves: Vec::new(),
+                    seen_leaves: 0,
                 };
                 json::walk(data, &mut v);
                 let mut sh = v.shape.unwrap_or_default();
