@@ -30,6 +30,42 @@ pub use sniff::{client_hello, guess, server_hello, version_name, ClientHello, Gu
 
 use std::net::SocketAddr;
 
+/// Split a request target into (path, query). Absolute-form targets lose scheme and authority.
+pub fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let mut t = uri;
+    if let Some(p) = memchr::memmem::find(t, b"://") {
+        if t[..p].iter().all(|c| c.is_ascii_alphabetic()) {
+            let rest = &t[p + 3..];
+            t = match rest.iter().position(|c| *c == b'/' || *c == b'?') {
+                Some(i) => &rest[i..],
+                None => b"/",
+            };
+        }
+    }
+    let t = match t.iter().position(|c| *c == b'#') {
+        Some(i) => &t[..i],
+        None => t,
+    };
+    match t.iter().position(|c| *c == b'?') {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    }
+}
+
+/// Request headers that carry API keys, lower-case.
+pub const API_KEY_HEADERS: &[&str] = &[
+    "x-api-key",
+    "api-key",
+    "apikey",
+    "x-apikey",
+    "x-auth-token",
+    "x-access-token",
+    "x-token",
+    "authorization-token",
+    "ocp-apim-subscription-key",
+    "x-goog-api-key",
+];
+
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpConfig {

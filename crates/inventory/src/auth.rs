@@ -33,18 +33,7 @@ impl AuthKind {
     }
 }
 
-const KEY_HEADERS: &[&str] = &[
-    "x-api-key",
-    "api-key",
-    "apikey",
-    "x-apikey",
-    "x-auth-token",
-    "x-access-token",
-    "x-token",
-    "authorization-token",
-    "ocp-apim-subscription-key",
-    "x-goog-api-key",
-];
+use apitap_http::API_KEY_HEADERS as KEY_HEADERS;
 const KEY_QUERY: &[&str] = &[
     "api_key",
     "apikey",

@@ -3,6 +3,7 @@
 //! becomes a parameter; everything else stays literal. Stateless means the template of a
 //! path never depends on what else was seen, so it is identical across workers and runs.
 
+pub use apitap_http::split_target;
 use std::net::SocketAddr;
 
 /// The inferred type of a path parameter.
@@ -35,28 +36,6 @@ impl ParamType {
 pub struct Template {
     pub path: String,
     pub params: Vec<(String, ParamType)>,
-}
-
-/// Split a request target into (path, query). Absolute-form targets lose scheme and authority.
-pub fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let mut t = uri;
-    if let Some(p) = find(t, b"://") {
-        if t[..p].iter().all(|c| c.is_ascii_alphabetic()) {
-            let rest = &t[p + 3..];
-            t = match rest.iter().position(|c| *c == b'/' || *c == b'?') {
-                Some(i) => &rest[i..],
-                None => b"/",
-            };
-        }
-    }
-    let t = match t.iter().position(|c| *c == b'#') {
-        Some(i) => &t[..i],
-        None => t,
-    };
-    match t.iter().position(|c| *c == b'?') {
-        Some(i) => (&t[..i], Some(&t[i + 1..])),
-        None => (t, None),
-    }
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {

@@ -18,7 +18,7 @@ mod redact;
 pub mod text;
 pub mod validate;
 
-use apitap_http::{Coding, Exchange, Headers};
+use apitap_http::{split_target, Coding, Exchange, Headers};
 use detect::{Key, Match};
 use serde::{Deserialize, Serialize};
 
@@ -676,17 +676,7 @@ const IP_HEADERS: &[&str] = &[
     "x-cluster-client-ip",
     "fastly-client-ip",
 ];
-const KEY_HEADERS: &[&str] = &[
-    "x-api-key",
-    "api-key",
-    "apikey",
-    "x-apikey",
-    "x-auth-token",
-    "x-access-token",
-    "x-token",
-    "ocp-apim-subscription-key",
-    "x-goog-api-key",
-];
+use apitap_http::API_KEY_HEADERS as KEY_HEADERS;
 /// Headers that never carry sensitive values worth a scan.
 const PLAIN_HEADERS: &[&str] = &[
     "host",
@@ -998,23 +988,6 @@ impl Scanner {
                 col.add(name, val, (Kind::SessionToken, Confidence::High, None));
             }
         }
-    }
-}
-
-/// Path and query of a request target (absolute-form targets lose scheme and authority).
-fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let mut t = uri;
-    if let Some(i) = memchr::memmem::find(t, b"://") {
-        let rest = &t[i + 3..];
-        t = rest
-            .iter()
-            .position(|c| *c == b'/')
-            .map_or(&b"/"[..], |j| &rest[j..]);
-    }
-    let t = t.split(|c| *c == b'#').next().unwrap_or(t);
-    match t.iter().position(|c| *c == b'?') {
-        Some(i) => (&t[..i], Some(&t[i + 1..])),
-        None => (t, None),
     }
 }
 
