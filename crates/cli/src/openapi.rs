@@ -51,7 +51,10 @@ fn operation(e: &EndpointOut, schemes: &mut BTreeMap<&'static str, Value>) -> Va
         })
         .collect();
     for (q, n) in &e.query_params {
-        params.push(json!({"name": q, "in": "query", "required": *n >= e.hits, "schema": {"type": "string"}}));
+        let ty = e.query_param_types.get(q).map_or("string", String::as_str);
+        params.push(
+            json!({"name": q, "in": "query", "required": *n >= e.hits, "schema": {"type": ty}}),
+        );
     }
     let mut responses = Map::new();
     for (code, n) in &e.status_codes {

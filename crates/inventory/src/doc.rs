@@ -72,6 +72,15 @@ pub struct EndpointOut {
     pub request_body_bytes: u64,
     pub response_body_bytes: u64,
     pub damaged_exchanges: u64,
+    /// Query parameter types (`integer`, `number`, `boolean`, `string`), when one type was seen.
+    #[serde(default)]
+    pub query_param_types: BTreeMap<String, String>,
+    /// Response latency percentiles in milliseconds: `p50`, `p95`, `p99`.
+    #[serde(default)]
+    pub latency_ms: Option<BTreeMap<String, f64>>,
+    /// Authentication details: JWT algorithms and issuers, API-key locations, session cookies.
+    #[serde(default)]
+    pub auth_details: BTreeMap<String, u64>,
     /// Distinct client addresses (exact up to 64, estimated above).
     #[serde(default)]
     pub distinct_clients: u64,
@@ -161,6 +170,29 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
         request_body_bytes: e.request_body_bytes,
         response_body_bytes: e.response_body_bytes,
         damaged_exchanges: e.damaged,
+        query_param_types: e
+            .query_types
+            .iter()
+            .map(|(k, t)| {
+                use apitap_pii::{T_BOOLEAN, T_INTEGER, T_NUMBER};
+                let ty = match *t {
+                    T_INTEGER => "integer",
+                    T_NUMBER | 6 => "number",
+                    T_BOOLEAN => "boolean",
+                    _ => "string",
+                };
+                (k.clone(), ty.to_string())
+            })
+            .collect(),
+        latency_ms: e.latency_percentiles().map(|[a, b, c]| {
+            let r = |x: f64| (x * 1000.0).round() / 1000.0;
+            BTreeMap::from([
+                ("p50".to_string(), r(a)),
+                ("p95".to_string(), r(b)),
+                ("p99".to_string(), r(c)),
+            ])
+        }),
+        auth_details: e.auth_details.clone(),
         distinct_clients: e.clients.estimate(),
         external_requests: e.external_requests,
         error_leaks: e

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 const MAX_QUERY_PARAMS: usize = 64;
 /// Most distinct content types kept per endpoint and direction.
 const MAX_CONTENT_TYPES: usize = 16;
+/// Most authentication details kept per endpoint.
+const MAX_AUTH_DETAILS: usize = 32;
 /// Most sensitive-data entries (type, location, field) kept per endpoint.
 const MAX_PII_FIELDS: usize = 64;
 /// Clients whose object ids are followed per endpoint (those with the smallest hashes).
@@ -101,6 +103,12 @@ pub struct Endpoint {
     pub jwt_alg_none: u64,
     /// Structures of 2xx JSON responses (shape fingerprint -> count), at most 8.
     pub shapes: BTreeMap<u64, u64>,
+    /// Types seen per query parameter (bits of apitap_pii's T_*), names as in `query_params`.
+    pub query_types: BTreeMap<String, u8>,
+    /// Response latency histogram (see `latency_bucket`).
+    pub latency: BTreeMap<u16, u64>,
+    /// Authentication details: `jwt alg=RS256`, `jwt iss=...`, `api_key header x-api-key`.
+    pub auth_details: BTreeMap<String, u64>,
     /// JSON request bodies seen.
     pub request_schema: crate::schema::SchemaAcc,
     /// JSON bodies of 2xx responses seen.
@@ -179,6 +187,22 @@ impl Endpoint {
         for (sh, n) in &o.shapes {
             *self.shapes.entry(*sh).or_default() += n;
         }
+        for (k, t) in &o.query_types {
+            if let Some(x) = self.query_types.get_mut(k) {
+                *x |= t;
+            } else if self.query_types.len() < MAX_QUERY_PARAMS {
+                self.query_types.insert(k.clone(), *t);
+            }
+        }
+        for (b, n) in &o.latency {
+            *self.latency.entry(*b).or_default() += n;
+        }
+        add_capped(
+            &mut self.auth_details,
+            o.auth_details.iter(),
+            MAX_AUTH_DETAILS,
+            capped,
+        );
         self.request_schema.merge(&o.request_schema, capped);
         self.response_schema.merge(&o.response_schema, capped);
         // Keep the smallest fingerprints, so the result does not depend on merge order.
@@ -186,6 +210,26 @@ impl Endpoint {
             self.shapes.pop_last();
             *capped += 1;
         }
+    }
+
+    /// Latency percentiles in milliseconds (upper bound of the histogram bucket, within 19%).
+    pub fn latency_percentiles(&self) -> Option<[f64; 3]> {
+        let total: u64 = self.latency.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let at = |q: f64| {
+            let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (b, n) in &self.latency {
+                seen += n;
+                if seen >= rank {
+                    return bucket_upper_ms(*b);
+                }
+            }
+            0.0
+        };
+        Some([at(0.5), at(0.95), at(0.99)])
     }
 
     /// The most frequent response shape (ties: the smallest fingerprint).
@@ -328,7 +372,8 @@ impl Inventory {
         one.unauthenticated_success = success && auth == [AuthKind::None];
         one.auth.extend(auth.iter().copied());
         if let Some(q) = query {
-            for name in query_names(q) {
+            for (name, t) in query_names(q) {
+                *one.query_types.entry(name.clone()).or_default() |= t;
                 *one.query_params.entry(name).or_default() += 1;
             }
         }
@@ -438,6 +483,45 @@ impl Inventory {
         }
         one.request_schema
             .add_sample(&scan.request_leaves, &mut capped);
+        if let (Some(q), Some(r)) = (&x.request, &x.response) {
+            if r.ts_end >= q.ts {
+                one.latency
+                    .insert(latency_bucket((r.ts_end - q.ts) / 1000), 1);
+            }
+        }
+        for h in &scan.hits {
+            let request_side = matches!(
+                h.location,
+                Location::RequestHeader | Location::RequestCookie | Location::RequestQuery
+            );
+            if !request_side {
+                continue;
+            }
+            match (h.kind, &h.detail) {
+                (Kind::Jwt, Some(d)) => {
+                    for part in d
+                        .split(' ')
+                        .filter(|p| p.starts_with("alg=") || p.starts_with("iss="))
+                    {
+                        one.auth_details.insert(format!("jwt {part}"), 1);
+                    }
+                }
+                (Kind::ApiKey | Kind::GoogleApiKey | Kind::StripeKey | Kind::OpenaiKey, _) => {
+                    let place = if h.location == Location::RequestQuery {
+                        "query"
+                    } else {
+                        "header"
+                    };
+                    one.auth_details
+                        .insert(format!("api_key {place} {}", h.field), 1);
+                }
+                (Kind::SessionToken, _) => {
+                    one.auth_details
+                        .insert(format!("session cookie {}", h.field), 1);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Count a TLS handshake.
@@ -513,17 +597,82 @@ fn content_type(v: Option<&[u8]>) -> Option<String> {
 }
 
 /// Distinct parameter names of a query string, in order of first appearance.
-fn query_names(q: &[u8]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+fn query_names(q: &[u8]) -> Vec<(String, u8)> {
+    let mut names: Vec<(String, u8)> = Vec::new();
     for kv in q.split(|c| *c == b'&' || *c == b';') {
-        let name = kv.split(|c| *c == b'=').next().unwrap_or(&[]);
+        let mut it = kv.splitn(2, |c| *c == b'=');
+        let name = it.next().unwrap_or(&[]);
         if name.is_empty() || name.len() > 128 {
             continue;
         }
+        let t = value_type(it.next().unwrap_or(&[]));
         let name = String::from_utf8_lossy(name).into_owned();
-        if !names.contains(&name) {
-            names.push(name);
+        match names.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => e.1 |= t,
+            None => names.push((name, t)),
         }
     }
     names
+}
+
+/// The JSON type a query value looks like (bits of apitap_pii's T_*).
+fn value_type(v: &[u8]) -> u8 {
+    use apitap_pii::{T_BOOLEAN, T_INTEGER, T_NUMBER, T_STRING};
+    let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    let body = v.strip_prefix(b"-").unwrap_or(v);
+    if digits(body) {
+        T_INTEGER
+    } else if body.iter().filter(|c| **c == b'.').count() == 1
+        && body.split(|c| *c == b'.').all(digits)
+    {
+        T_NUMBER
+    } else if v.eq_ignore_ascii_case(b"true") || v.eq_ignore_ascii_case(b"false") {
+        T_BOOLEAN
+    } else {
+        T_STRING
+    }
+}
+
+/// Latency histogram: bucket `i` holds latencies below 2^(i/4) microseconds.
+fn latency_bucket(us: u64) -> u16 {
+    if us == 0 {
+        return 0;
+    }
+    let l = (us as f64).log2() * 4.0;
+    (l.floor() as u16 + 1).min(200)
+}
+
+fn bucket_upper_ms(b: u16) -> f64 {
+    2f64.powf(f64::from(b) / 4.0) / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_percentiles_from_the_histogram() {
+        let mut e = Endpoint::default();
+        // 90 fast (1 ms), 9 slow (100 ms), 1 very slow (2 s).
+        for (ms, n) in [(1u64, 90u64), (100, 9), (2000, 1)] {
+            *e.latency.entry(latency_bucket(ms * 1000)).or_default() += n;
+        }
+        let [p50, p95, p99] = e.latency_percentiles().expect("samples");
+        assert!((1.0..1.2).contains(&p50), "{p50}");
+        assert!((100.0..120.0).contains(&p95), "{p95}");
+        assert!((100.0..120.0).contains(&p99), "{p99}");
+        assert_eq!(Endpoint::default().latency_percentiles(), None);
+    }
+
+    #[test]
+    fn query_value_types() {
+        let names = query_names(b"page=2&limit=10&price=9.99&active=true&q=shoes&page=x");
+        let t: BTreeMap<String, u8> = names.into_iter().collect();
+        use apitap_pii::{T_BOOLEAN, T_INTEGER, T_NUMBER, T_STRING};
+        assert_eq!(t["limit"], T_INTEGER);
+        assert_eq!(t["price"], T_NUMBER);
+        assert_eq!(t["active"], T_BOOLEAN);
+        assert_eq!(t["q"], T_STRING);
+        assert_eq!(t["page"], T_INTEGER | T_STRING, "mixed values widen");
+    }
 }
