@@ -657,16 +657,50 @@ fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
         "the constant beats the parameter"
     );
     assert_eq!(status("POST", "/auth/login"), "documented");
-    // Deprecated, or replaced by a newer version: zombies.
+    // Deprecated and still called: zombie.
     assert_eq!(status("GET", "/api/v1/products"), "zombie");
-    assert_eq!(status("GET", "/api/v1/orders/{orderId}"), "zombie");
-    assert_eq!(status("DELETE", "/api/v1/orders/{id}"), "zombie");
     // Not in the spec at all: shadow.
     assert_eq!(status("GET", "/api/v1/users/{id}/orders"), "shadow");
     assert_eq!(status("PUT", "/api/v1/orders/{id}"), "shadow");
+    assert_eq!(status("DELETE", "/api/v1/orders/{id}"), "shadow");
+    // An older version beside a newer one, whatever its class: superseded_by and a finding.
+    assert_eq!(status("GET", "/api/v1/orders/{orderId}"), "documented");
+    let ep = |m: &str, p: &str| {
+        doc["endpoints"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["method"] == m && e["path"] == p))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        ep("GET", "/api/v1/orders/{orderId}")["superseded_by"],
+        "/api/v2/orders/{orderId}"
+    );
+    assert_eq!(
+        ep("DELETE", "/api/v1/orders/{id}")["superseded_by"],
+        "/api/v2/orders/{orderId}"
+    );
+    assert!(doc["findings"].as_array().is_some_and(|f| f
+        .iter()
+        .any(|f| f["rule"] == "outdated_api_version" && f["path"] == "/api/v1/orders/{orderId}")));
     let d = &doc["spec_diff"];
     assert_eq!(d["format"], "3.1.0");
-    let orphans: Vec<String> = d["orphans"]
+    let listed = |k: &str| -> Vec<String> {
+        d[k].as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["method"].as_str().unwrap_or(""),
+                    e["path"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert_eq!(listed("zombie"), ["GET /api/v1/products"]);
+    assert!(listed("shadow").contains(&"PUT /api/v1/orders/{id}".to_string()));
+    let orphans: Vec<String> = d["orphan"]
         .as_array()
         .into_iter()
         .flatten()
@@ -693,6 +727,41 @@ fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
         "fixtures/demo/demo.pcap",
     ]);
     one_line_error(&out, 1, "not an OpenAPI description");
+    // `apitap diff` on an inventory written without --spec: same verdicts, exit 3 (shadow and
+    // zombie endpoints exist), JSON for machines.
+    let inv = tmp("diff-inv.json");
+    assert!(apitap(&[
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().unwrap_or(""),
+        "fixtures/demo/demo.pcap"
+    ])
+    .status
+    .success());
+    let out = apitap(&[
+        "diff",
+        "--spec",
+        "fixtures/demo/shop-openapi.yaml",
+        inv.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ZOMBIE") && text.contains("/api/v1/products") && text.contains("ORPHAN"),
+        "{text}"
+    );
+    let out = apitap(&[
+        "diff",
+        "--format",
+        "json",
+        "--spec",
+        "fixtures/demo/shop-openapi.yaml",
+        inv.to_str().unwrap_or(""),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["zombie"][0]["path"], "/api/v1/products");
+    assert_eq!(v["orphan"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]

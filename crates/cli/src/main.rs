@@ -5,6 +5,7 @@
 //! line on stderr and a non-zero exit, never a backtrace; outputs are written atomically.
 #![forbid(unsafe_code)]
 
+mod diff;
 mod findings;
 mod live;
 mod openapi;
@@ -33,6 +34,21 @@ enum Command {
     Findings(FindingsArgs),
     /// Write the observed API of an inventory file as an OpenAPI 3.1 document.
     Openapi(OpenapiArgs),
+    /// Compare an inventory file with an OpenAPI description; exit 3 on shadow or zombie
+    /// endpoints.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The OpenAPI description (2.0, 3.0 or 3.1; JSON or YAML).
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
+    /// An inventory written by `apitap replay` or `apitap capture`.
+    #[arg(value_name = "INVENTORY")]
+    inventory: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +193,13 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::run(&a.files, &a.common),
         Command::Capture(a) => live::run(&a),
         Command::Openapi(a) => openapi::run(&a.inventory, &a.output),
+        Command::Diff(a) => {
+            match diff::run(&a.spec, &a.inventory, matches!(a.format, Format::Json)) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(3),
+                Err(e) => Err(e),
+            }
+        }
         Command::Findings(a) => {
             use apitap_inventory::Severity;
             let min = match a.min_severity {

@@ -221,6 +221,59 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
     }
 }
 
+/// `v3` -> 3
+fn version_of(seg: &str) -> Option<u32> {
+    seg.strip_prefix(['v', 'V'])?.parse().ok()
+}
+
+/// An endpoint whose path has a version segment is superseded by the same path, host and
+/// method with a higher version, when traffic shows that one too (a spec's newer version
+/// was already recorded by the spec comparison).
+fn observed_supersession(endpoints: &mut [EndpointOut]) {
+    let index: std::collections::BTreeSet<(String, String, String)> = endpoints
+        .iter()
+        .map(|e| (e.host.clone(), e.method.clone(), e.path.clone()))
+        .collect();
+    for e in endpoints.iter_mut().filter(|e| e.superseded_by.is_none()) {
+        let segs: Vec<&str> = e.path.split('/').collect();
+        let mut best: Option<(u32, String)> = None;
+        for (i, s) in segs.iter().enumerate() {
+            let Some(v) = version_of(s) else { continue };
+            for w in v + 1..v + 10 {
+                let mut alt: Vec<String> = segs.iter().map(|x| x.to_string()).collect();
+                alt[i] = format!("v{w}");
+                let p = alt.join("/");
+                if index.contains(&(e.host.clone(), e.method.clone(), p.clone()))
+                    && best.as_ref().is_none_or(|(b, _)| w > *b)
+                {
+                    best = Some((w, p));
+                }
+            }
+        }
+        e.superseded_by = best.map(|(_, p)| p);
+    }
+}
+
+/// The "outdated API version still in use" finding of each superseded endpoint.
+fn outdated_versions(endpoints: &[EndpointOut]) -> Vec<Finding> {
+    endpoints
+        .iter()
+        .filter_map(|e| {
+            let newer = e.superseded_by.as_ref()?;
+            Some(Finding {
+                rule: "outdated_api_version".into(),
+                severity: crate::findings::Severity::Medium,
+                owasp: "API9:2023 Improper Inventory Management".into(),
+                title: format!("An older API version is still called; {newer} replaces it"),
+                host: e.host.clone(),
+                method: e.method.clone(),
+                path: e.path.clone(),
+                evidence: format!("{} requests, last {}", e.hits, e.last_seen),
+            })
+        })
+        .collect()
+}
+
 impl Document {
     /// Build the document. `now_ns` is the generation time.
     pub fn build(
@@ -297,6 +350,7 @@ impl Document {
             })
             .collect();
         endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
+        observed_supersession(&mut endpoints);
         let mut hosts: BTreeMap<&str, HostSummary> = BTreeMap::new();
         for e in &endpoints {
             let h = hosts.entry(&e.host).or_insert_with(|| HostSummary {
@@ -308,16 +362,29 @@ impl Document {
             h.hits += e.hits;
         }
         let spec_diff = diff.map(|mut d| {
-            let count = |st: &str| {
+            let refs = |st: &str| -> Vec<crate::spec::EndpointRef> {
                 endpoints
                     .iter()
                     .filter(|e| e.spec.as_deref() == Some(st))
-                    .count() as u64
+                    .map(|e| crate::spec::EndpointRef {
+                        host: e.host.clone(),
+                        method: e.method.clone(),
+                        path: e.path.clone(),
+                        hits: e.hits,
+                    })
+                    .collect()
             };
-            d.documented = count("documented");
-            d.shadow = count("shadow");
-            d.zombie = count("zombie");
+            d.documented = refs("documented").len() as u64;
+            d.shadow = refs("shadow");
+            d.zombie = refs("zombie");
             d
+        });
+        let mut all_findings = findings(inv);
+        all_findings.extend(outdated_versions(&endpoints));
+        all_findings.sort_by(|a, b| {
+            b.severity.cmp(&a.severity).then_with(|| {
+                (&a.host, &a.path, &a.method, &a.rule).cmp(&(&b.host, &b.path, &b.method, &b.rule))
+            })
         });
         Document {
             apitap_inventory: DOC_VERSION,
@@ -328,7 +395,7 @@ impl Document {
             hosts: hosts.into_values().collect(),
             endpoints,
             encrypted_services,
-            findings: findings(inv),
+            findings: all_findings,
             spec_diff,
         }
     }

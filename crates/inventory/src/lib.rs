@@ -30,5 +30,5 @@ pub use learn::learn;
 pub use schema::SchemaAcc;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
-pub use spec::{Orphan, Spec, SpecDiff, Verdict};
+pub use spec::{judge, EndpointRef, Orphan, Spec, SpecDiff, Verdict};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

@@ -47,16 +47,30 @@ pub struct Spec {
     pub ops: Vec<SpecOp>,
 }
 
-/// Summary of the diff, in the document's `spec_diff`.
+/// The diff, in the document's `spec_diff`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecDiff {
     pub title: String,
     pub format: String,
+    /// Documented operations.
     pub operations: u64,
+    /// Observed endpoints that match a documented, non-deprecated operation.
     pub documented: u64,
-    pub shadow: u64,
-    pub zombie: u64,
-    pub orphans: Vec<Orphan>,
+    /// Observed, not documented.
+    pub shadow: Vec<EndpointRef>,
+    /// Documented as deprecated, still called.
+    pub zombie: Vec<EndpointRef>,
+    /// Documented, never seen.
+    pub orphan: Vec<Orphan>,
+}
+
+/// An observed endpoint named in the diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRef {
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub hits: u64,
 }
 
 /// A documented operation that no traffic reached.
@@ -285,27 +299,20 @@ fn newer_version<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a Spe
 /// How one observed (method, template) relates to the spec.
 pub fn judge(spec: &Spec, method: &str, path: &str) -> Verdict {
     match spec.find(method, path) {
-        Some(op) => {
-            let superseded = newer_version(spec, method, path).map(|n| n.path.clone());
-            let status = if op.deprecated || superseded.is_some() {
+        Some(op) => Verdict {
+            status: if op.deprecated {
                 "zombie"
             } else {
                 "documented"
-            };
-            Verdict {
-                status,
-                spec_path: Some(op.path.clone()),
-                superseded_by: superseded,
-            }
-        }
-        None => {
-            let newer = newer_version(spec, method, path);
-            Verdict {
-                status: if newer.is_some() { "zombie" } else { "shadow" },
-                spec_path: None,
-                superseded_by: newer.map(|n| n.path.clone()),
-            }
-        }
+            },
+            spec_path: Some(op.path.clone()),
+            superseded_by: newer_version(spec, method, path).map(|n| n.path.clone()),
+        },
+        None => Verdict {
+            status: "shadow",
+            spec_path: None,
+            superseded_by: newer_version(spec, method, path).map(|n| n.path.clone()),
+        },
     }
 }
 
@@ -327,40 +334,15 @@ pub fn apply(
     let mut verdicts: BTreeMap<(String, String, String), Verdict> = BTreeMap::new();
     let mut seen_ops: std::collections::BTreeSet<(String, String)> = Default::default();
     for ((host, method, path), e) in &inv.endpoints {
-        let (key, verdict, e) = match spec.find(method, path) {
-            Some(op) => {
+        let verdict = judge(spec, method, path);
+        let mut e = e.clone();
+        let key = match (&verdict.spec_path, spec.find(method, path)) {
+            (Some(sp), Some(op)) => {
                 seen_ops.insert((op.method.clone(), op.path.clone()));
-                let superseded = newer_version(spec, method, path).map(|n| n.path.clone());
-                let status = if op.deprecated || superseded.is_some() {
-                    "zombie"
-                } else {
-                    "documented"
-                };
-                let mut e = e.clone();
                 e.path_params = spec_params(op, path, e.path_params.iter().map(|p| p.1));
-                (
-                    (host.clone(), method.clone(), op.path.clone()),
-                    Verdict {
-                        status,
-                        spec_path: Some(op.path.clone()),
-                        superseded_by: superseded,
-                    },
-                    e,
-                )
+                (host.clone(), method.clone(), sp.clone())
             }
-            None => {
-                let newer = newer_version(spec, method, path);
-                let status = if newer.is_some() { "zombie" } else { "shadow" };
-                (
-                    (host.clone(), method.clone(), path.clone()),
-                    Verdict {
-                        status,
-                        spec_path: None,
-                        superseded_by: newer.map(|n| n.path.clone()),
-                    },
-                    e.clone(),
-                )
-            }
+            _ => (host.clone(), method.clone(), path.clone()),
         };
         let mut capped = 0;
         out.endpoints
@@ -376,16 +358,9 @@ pub fn apply(
         operations: spec.ops.len() as u64,
         ..SpecDiff::default()
     };
-    for v in verdicts.values() {
-        match v.status {
-            "documented" => diff.documented += 1,
-            "zombie" => diff.zombie += 1,
-            _ => diff.shadow += 1,
-        }
-    }
     for op in &spec.ops {
         if !seen_ops.contains(&(op.method.clone(), op.path.clone())) {
-            diff.orphans.push(Orphan {
+            diff.orphan.push(Orphan {
                 method: op.method.clone(),
                 path: op.path.clone(),
                 deprecated: op.deprecated,
@@ -459,11 +434,16 @@ mod tests {
             Some("/v1/users/{id}")
         );
         let v = judge(&s, "GET", "/v1/users/{id}");
+        // Superseded is not a spec class: documented, with superseded_by.
         assert_eq!(
             (v.status, v.superseded_by.as_deref()),
-            ("zombie", Some("/v3/users/{id}"))
+            ("documented", Some("/v3/users/{id}"))
         );
-        assert_eq!(judge(&s, "GET", "/v2/users/{id}").status, "zombie");
+        let v = judge(&s, "GET", "/v2/users/{id}");
+        assert_eq!(
+            (v.status, v.superseded_by.as_deref()),
+            ("shadow", Some("/v3/users/{id}"))
+        );
         assert_eq!(judge(&s, "GET", "/v3/users/{id}").status, "documented");
         assert_eq!(judge(&s, "POST", "/v3/users/{id}").status, "shadow");
     }
