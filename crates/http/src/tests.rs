@@ -711,3 +711,21 @@ mod as_servers_speak {
         }
     }
 }
+
+mod hostile_hellos {
+    use crate::sniff::{client_hello, guess, server_hello};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+        /// A handshake record header followed by anything: parsed or refused, never a panic.
+        #[test]
+        fn random_hellos_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600), kind in 1u8..3) {
+            let mut rec = vec![0x16, 3, 1, (body.len() >> 8) as u8, body.len() as u8, kind];
+            rec.extend_from_slice(&body);
+            let _ = client_hello(&rec);
+            let _ = server_hello(&rec);
+            let _ = guess(&rec, &body);
+        }
+    }
+}

@@ -186,3 +186,51 @@ fn hostile_json_is_bounded() {
     );
     assert_eq!(hits.len(), 1, "the leaf before the cut is found");
 }
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON-ish text: the grammar's bytes in any order, with quotes, escapes and digits.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'{'),
+                Just(b'}'),
+                Just(b'['),
+                Just(b']'),
+                Just(b':'),
+                Just(b','),
+                Just(b'"'),
+                Just(b'\\'),
+                Just(b'u'),
+                Just(b'@'),
+                Just(b'.'),
+                Just(b'-'),
+                Just(b' '),
+                (b'0'..=b'9'),
+                (b'a'..=b'z'),
+                any::<u8>(),
+            ],
+            0..400,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_bytes_in_any_place_never_panic(body in jsonish(), text in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let s = Scanner::new();
+            for ct in [&b"application/json"[..], b"text/html", b"application/x-www-form-urlencoded"] {
+                let mut hits = Vec::new();
+                s.bytes(Some(ct), &body, Location::ResponseBody, &mut hits);
+                s.bytes(Some(ct), &text, Location::RequestBody, &mut hits);
+                prop_assert!(hits.len() <= 2 * 256);
+            }
+            let uri = String::from_utf8_lossy(&text).replace(' ', "");
+            let hdr = String::from_utf8_lossy(&body).replace(['\r', '\n'], "");
+            let x = exchange(&format!("/{uri}"), &[("Authorization", &format!("Bearer {hdr}")), ("Cookie", &hdr)], "", &[], "");
+            let _ = s.scan(&x);
+        }
+    }
+}
