@@ -12,24 +12,36 @@
 //!   operations must not become one;
 //! - at least [`MIN_VALUES`] distinct values of one shape are needed.
 
-use crate::endpoint::{Endpoint, Inventory};
+use crate::endpoint::Inventory;
 use crate::template::ParamType;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Distinct values of one shape at one position before they become a parameter.
 pub const MIN_VALUES: usize = 5;
+/// Fewer response leaf paths than this describe an object too poorly to compare.
+const MIN_PATHS: usize = 3;
+/// Clusters of response shapes followed per group.
+const MAX_CLUSTERS: usize = 64;
+/// Share of the smaller of two sets of leaf paths that the other must contain for two
+/// responses to be the same kind of object: a sample of an object (optional fields come and
+/// go) is nearly a subset of the union of that object's samples.
+const SIMILAR: f64 = 0.8;
+
+/// Whether response paths `a` are the same kind of object as `u` (a cluster's union): the
+/// overlap coefficient, with at least `MIN_PATHS` paths in common.
+fn similar(a: &BTreeSet<&str>, u: &BTreeSet<&str>) -> bool {
+    let inter = a.intersection(u).count();
+    let small = a.len().min(u.len());
+    inter >= MIN_PATHS && small > 0 && inter as f64 >= SIMILAR * small as f64
+}
 
 /// Path positions considered for learning.
 const MAX_DEPTH: usize = 16;
 
-/// Words that name operations or views, not objects.
-const CONSTANTS: &[&str] = &[
-    "me", "self", "current", "mine", "my", "search", "new", "latest", "all", "count", "default",
-    "settings", "profile", "config", "status", "health", "stats", "summary", "export", "import",
-    "bulk", "batch", "info", "list", "details", "history", "recent", "popular", "featured",
-    "public", "private", "admin", "login", "logout", "register", "token", "refresh", "api",
-    "graphql", "events", "webhooks", "metadata", "schema", "openapi", "swagger", "docs",
-];
+/// Words that name the caller or an action rather than an object: they stay literal even
+/// when they return the same kind of object (`/users/me`). Other words (`search`,
+/// `settings`) stay literal because they return something else.
+const CONSTANTS: &[&str] = &["me", "self", "current", "mine", "my", "new"];
 
 fn is_param(seg: &str) -> bool {
     seg.starts_with('{') && seg.ends_with('}')
@@ -55,10 +67,17 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         .iter()
         .map(|(_, _, p)| p.split('/').skip(1).map(String::from).collect())
         .collect();
-    let shapes: Vec<Option<u64>> = keys
+    // What each endpoint returns: the leaf paths of its 2xx JSON responses.
+    let shapes: Vec<Option<BTreeSet<&str>>> = keys
         .iter()
-        .map(|k| inv.endpoints.get(*k).and_then(Endpoint::dominant_shape))
+        .map(|k| {
+            let e = inv.endpoints.get(*k)?;
+            let paths: BTreeSet<&str> =
+                e.response_schema.paths.keys().map(String::as_str).collect();
+            (paths.len() >= MIN_PATHS).then_some(paths)
+        })
         .collect();
+    let constant = |v: &str| CONSTANTS.contains(&v.to_ascii_lowercase().as_str()) || is_version(v);
     let mut learned_any = false;
     // Positions left to right: a parameter learned at one position aligns the next.
     // Deeper positions are not learned (bounds the work at endpoints x MAX_DEPTH).
@@ -77,39 +96,61 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                 .push(i);
         }
         for members in groups.values() {
-            if members.iter().any(|&i| is_param(&segs[i][pos])) {
+            let candidates: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let v = segs[i][pos].as_str();
+                    !is_param(v) && !frozen.contains(keys[i]) && !constant(v) && shapes[i].is_some()
+                })
+                .collect();
+            if candidates.is_empty() {
                 continue;
             }
-            // Values by shape.
-            let mut by_shape: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
-            for &i in members {
-                let v = segs[i][pos].as_str();
-                if frozen.contains(keys[i]) {
-                    continue;
-                }
-                if let Some(sh) = shapes[i] {
-                    if !CONSTANTS.contains(&v.to_ascii_lowercase().as_str()) && !is_version(v) {
-                        by_shape.entry(sh).or_default().insert(v);
+            let params: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| is_param(&segs[i][pos]))
+                .collect();
+            let mut hit = Vec::new();
+            if !params.is_empty() {
+                // Where the classifier found parameters here, literals that return the same
+                // kind of object are values it did not recognise (`cus_GOamkFFwKflSu2`
+                // beside `cus_9a8F7d6E5c4B`); the others are constants (`/users/me` with its
+                // own shape, `/search`).
+                let mut union: BTreeSet<&str> = BTreeSet::new();
+                for &i in &params {
+                    if let Some(p) = &shapes[i] {
+                        union.extend(p.iter().copied());
                     }
                 }
-            }
-            let collapse: BTreeSet<u64> = by_shape
-                .iter()
-                .filter(|(_, vals)| vals.len() >= MIN_VALUES)
-                .map(|(sh, _)| *sh)
-                .collect();
-            if collapse.is_empty() {
-                continue;
-            }
-            let mut hit = Vec::new();
-            for &i in members {
-                let v = segs[i][pos].as_str();
-                if !frozen.contains(keys[i])
-                    && shapes[i].is_some_and(|sh| collapse.contains(&sh))
-                    && !CONSTANTS.contains(&v.to_ascii_lowercase().as_str())
-                    && !is_version(v)
-                {
-                    hit.push(i);
+                for &i in &candidates {
+                    if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
+                        hit.push(i);
+                    }
+                }
+            } else {
+                // Clusters of literals returning the same kind of object; a cluster of at
+                // least MIN_VALUES distinct values is a parameter.
+                let mut clusters: Vec<(BTreeSet<&str>, Vec<usize>)> = Vec::new();
+                for &i in &candidates {
+                    let Some(p) = &shapes[i] else { continue };
+                    let room = clusters.len() < MAX_CLUSTERS;
+                    match clusters.iter_mut().find(|(u, _)| similar(p, u)) {
+                        Some((u, m)) => {
+                            u.extend(p.iter().copied());
+                            m.push(i);
+                        }
+                        None if room => clusters.push((p.clone(), vec![i])),
+                        None => {}
+                    }
+                }
+                for (_, m) in clusters {
+                    let distinct: BTreeSet<&str> =
+                        m.iter().map(|&i| segs[i][pos].as_str()).collect();
+                    if distinct.len() >= MIN_VALUES {
+                        hit.extend(m);
+                    }
                 }
             }
             for i in hit {
