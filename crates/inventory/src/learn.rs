@@ -35,6 +35,13 @@ fn similar(a: &BTreeSet<&str>, u: &BTreeSet<&str>) -> bool {
     inter >= MIN_PATHS && small > 0 && inter as f64 >= SIMILAR * small as f64
 }
 
+/// Passes over all positions.
+const ROUNDS: usize = 3;
+
+fn learned_count(segs: &[Vec<String>]) -> usize {
+    segs.iter().flatten().filter(|s| s.as_str() == "{}").count()
+}
+
 /// Path positions considered for learning.
 const MAX_DEPTH: usize = 16;
 
@@ -82,81 +89,92 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
     // Positions left to right: a parameter learned at one position aligns the next.
     // Deeper positions are not learned (bounds the work at endpoints x MAX_DEPTH).
     let depth = segs.iter().map(Vec::len).max().unwrap_or(0).min(MAX_DEPTH);
-    for pos in 0..depth {
-        // (host, method, length, prefix) -> members
-        let mut groups: BTreeMap<(&str, &str, usize, String), Vec<usize>> = BTreeMap::new();
-        for (i, s) in segs.iter().enumerate() {
-            if !keys[i].2.starts_with('/') || s.len() <= pos {
-                continue;
-            }
-            let prefix = s[..pos].join("/");
-            groups
-                .entry((keys[i].0.as_str(), keys[i].1.as_str(), s.len(), prefix))
-                .or_default()
-                .push(i);
-        }
-        for members in groups.values() {
-            let candidates: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    let v = segs[i][pos].as_str();
-                    !is_param(v) && !frozen.contains(keys[i]) && !constant(v) && shapes[i].is_some()
-                })
-                .collect();
-            if candidates.is_empty() {
-                continue;
-            }
-            let params: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&i| is_param(&segs[i][pos]))
-                .collect();
-            let mut hit = Vec::new();
-            if !params.is_empty() {
-                // Where the classifier found parameters here, literals that return the same
-                // kind of object are values it did not recognise (`cus_GOamkFFwKflSu2`
-                // beside `cus_9a8F7d6E5c4B`); the others are constants (`/users/me` with its
-                // own shape, `/search`).
-                let mut union: BTreeSet<&str> = BTreeSet::new();
-                for &i in &params {
-                    if let Some(p) = &shapes[i] {
-                        union.extend(p.iter().copied());
-                    }
+    // A parameter learned deeper can align siblings at a shallower position: repeat while
+    // anything changes (a few rounds at most).
+    for _round in 0..ROUNDS {
+        let before = learned_count(&segs);
+        for pos in 0..depth {
+            // (host, method, length, prefix) -> members
+            let mut groups: BTreeMap<(&str, &str, usize, String), Vec<usize>> = BTreeMap::new();
+            for (i, s) in segs.iter().enumerate() {
+                if !keys[i].2.starts_with('/') || s.len() <= pos {
+                    continue;
                 }
-                for &i in &candidates {
-                    if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
-                        hit.push(i);
-                    }
+                let prefix = s[..pos].join("/");
+                groups
+                    .entry((keys[i].0.as_str(), keys[i].1.as_str(), s.len(), prefix))
+                    .or_default()
+                    .push(i);
+            }
+            for members in groups.values() {
+                let candidates: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let v = segs[i][pos].as_str();
+                        !is_param(v)
+                            && !frozen.contains(keys[i])
+                            && !constant(v)
+                            && shapes[i].is_some()
+                    })
+                    .collect();
+                if candidates.is_empty() {
+                    continue;
                 }
-            } else {
-                // Clusters of literals returning the same kind of object; a cluster of at
-                // least MIN_VALUES distinct values is a parameter.
-                let mut clusters: Vec<(BTreeSet<&str>, Vec<usize>)> = Vec::new();
-                for &i in &candidates {
-                    let Some(p) = &shapes[i] else { continue };
-                    let room = clusters.len() < MAX_CLUSTERS;
-                    match clusters.iter_mut().find(|(u, _)| similar(p, u)) {
-                        Some((u, m)) => {
-                            u.extend(p.iter().copied());
-                            m.push(i);
+                let params: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| is_param(&segs[i][pos]))
+                    .collect();
+                let mut hit = Vec::new();
+                if !params.is_empty() {
+                    // Where the classifier found parameters here, literals that return the same
+                    // kind of object are values it did not recognise (`cus_GOamkFFwKflSu2`
+                    // beside `cus_9a8F7d6E5c4B`); the others are constants (`/users/me` with its
+                    // own shape, `/search`).
+                    let mut union: BTreeSet<&str> = BTreeSet::new();
+                    for &i in &params {
+                        if let Some(p) = &shapes[i] {
+                            union.extend(p.iter().copied());
                         }
-                        None if room => clusters.push((p.clone(), vec![i])),
-                        None => {}
+                    }
+                    for &i in &candidates {
+                        if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
+                            hit.push(i);
+                        }
+                    }
+                } else {
+                    // Clusters of literals returning the same kind of object; a cluster of at
+                    // least MIN_VALUES distinct values is a parameter.
+                    let mut clusters: Vec<(BTreeSet<&str>, Vec<usize>)> = Vec::new();
+                    for &i in &candidates {
+                        let Some(p) = &shapes[i] else { continue };
+                        let room = clusters.len() < MAX_CLUSTERS;
+                        match clusters.iter_mut().find(|(u, _)| similar(p, u)) {
+                            Some((u, m)) => {
+                                u.extend(p.iter().copied());
+                                m.push(i);
+                            }
+                            None if room => clusters.push((p.clone(), vec![i])),
+                            None => {}
+                        }
+                    }
+                    for (_, m) in clusters {
+                        let distinct: BTreeSet<&str> =
+                            m.iter().map(|&i| segs[i][pos].as_str()).collect();
+                        if distinct.len() >= MIN_VALUES {
+                            hit.extend(m);
+                        }
                     }
                 }
-                for (_, m) in clusters {
-                    let distinct: BTreeSet<&str> =
-                        m.iter().map(|&i| segs[i][pos].as_str()).collect();
-                    if distinct.len() >= MIN_VALUES {
-                        hit.extend(m);
-                    }
+                for i in hit {
+                    segs[i][pos] = "{}".into();
+                    learned_any = true;
                 }
             }
-            for i in hit {
-                segs[i][pos] = "{}".into();
-                learned_any = true;
-            }
+        }
+        if learned_count(&segs) == before {
+            break;
         }
     }
     if !learned_any {
