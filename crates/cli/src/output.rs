@@ -163,6 +163,43 @@ pub fn summary(doc: &Document, t: &Totals, secs: f64) -> String {
             ));
         }
     }
+    let sensitive = doc.endpoints.iter().filter(|e| !e.pii.is_empty()).count();
+    if sensitive > 0 {
+        s.push_str(&format!("sensitive data on {sensitive} endpoints\n"));
+    }
+    if !doc.findings.is_empty() {
+        use apitap_inventory::Severity;
+        let n = |sev| doc.findings.iter().filter(|f| f.severity == sev).count();
+        s.push_str(&format!(
+            "findings: {} critical, {} high, {} medium, {} low (apitap findings FILE)\n",
+            n(Severity::Critical),
+            n(Severity::High),
+            n(Severity::Medium),
+            n(Severity::Low)
+        ));
+    }
+    if !doc.encrypted_services.is_empty() {
+        let sni: std::collections::BTreeSet<&String> = doc
+            .encrypted_services
+            .iter()
+            .flat_map(|e| e.sni.keys())
+            .collect();
+        s.push_str(&format!(
+            "TLS: {} services, {} server names (encrypted_services)\n",
+            doc.encrypted_services.len(),
+            sni.len()
+        ));
+    }
+    if let Some(d) = &doc.spec_diff {
+        s.push_str(&format!(
+            "spec {}: {} documented, {} shadow, {} zombie, {} orphan\n",
+            d.title,
+            d.documented,
+            d.shadow.len(),
+            d.zombie.len(),
+            d.orphan.len()
+        ));
+    }
     let dropped = t.dropped();
     if dropped.is_empty() {
         s.push_str("nothing dropped\n");
