@@ -20,6 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MIN_VALUES: usize = 5;
 /// Fewer response leaf paths than this describe an object too poorly to compare.
 const MIN_PATHS: usize = 3;
+/// Literal values compared per group (the first ones in key order): bounds the work at
+/// MAX_CANDIDATES x MAX_CLUSTERS set comparisons per group.
+const MAX_CANDIDATES: usize = 4096;
 /// Clusters of response shapes followed per group.
 const MAX_CLUSTERS: usize = 64;
 /// Share of the smaller of two sets of leaf paths that the other must contain for two
@@ -117,6 +120,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                             && !constant(v)
                             && shapes[i].is_some()
                     })
+                    .take(MAX_CANDIDATES)
                     .collect();
                 if candidates.is_empty() {
                     continue;
