@@ -1,8 +1,8 @@
 //! `apitap diff --spec FILE inventory.json`: the inventory against a spec, for people and for
 //! CI gates. Exits 3 when shadow or zombie endpoints exist (1 and 2 stay errors and bad flags).
 
-use anyhow::{bail, Context, Result};
-use apitap_inventory::{judge, Document, Spec};
+use anyhow::{Context, Result};
+use apitap_inventory::{judge, Spec};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -12,17 +12,7 @@ pub fn run(spec_path: &Path, inventory: &Path, json_out: bool) -> Result<bool> {
     let text = std::fs::read_to_string(spec_path)
         .with_context(|| format!("reading {}", spec_path.display()))?;
     let spec = Spec::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", spec_path.display()))?;
-    let raw =
-        std::fs::read(inventory).with_context(|| format!("reading {}", inventory.display()))?;
-    let doc: Document = serde_json::from_slice(&raw)
-        .map_err(|e| anyhow::anyhow!("{} is not an apitap inventory: {e}", inventory.display()))?;
-    if doc.apitap_inventory != apitap_inventory::DOC_VERSION {
-        bail!(
-            "{}: inventory format {} is not supported",
-            inventory.display(),
-            doc.apitap_inventory
-        );
-    }
+    let doc = crate::output::read_inventory(inventory)?;
     let (mut shadow, mut zombie, mut documented, mut superseded) =
         (Vec::new(), Vec::new(), 0, Vec::new());
     let mut matched = std::collections::BTreeSet::new();

@@ -1,17 +1,9 @@
 //! `apitap findings`: the risks of an inventory file, worst first, as a table or JSON.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use apitap_inventory::{Finding, Severity};
-use serde::Deserialize;
 use std::io::Write;
 use std::path::Path;
-
-#[derive(Deserialize)]
-struct Doc {
-    apitap_inventory: u32,
-    #[serde(default)]
-    findings: Vec<Finding>,
-}
 
 fn sev_name(s: Severity) -> &'static str {
     match s {
@@ -24,17 +16,7 @@ fn sev_name(s: Severity) -> &'static str {
 
 /// Print the findings of `path` at or above `min`.
 pub fn run(path: &Path, json: bool, min: Severity) -> Result<()> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: Doc = serde_json::from_slice(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not an apitap inventory: {e}", path.display()))?;
-    if doc.apitap_inventory != apitap_inventory::DOC_VERSION {
-        bail!(
-            "{}: inventory format {} is not supported (expected {})",
-            path.display(),
-            doc.apitap_inventory,
-            apitap_inventory::DOC_VERSION
-        );
-    }
+    let doc = crate::output::read_inventory(path)?;
     let mut list: Vec<&Finding> = doc.findings.iter().filter(|f| f.severity >= min).collect();
     list.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut out = std::io::stdout().lock();

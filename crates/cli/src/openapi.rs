@@ -1,7 +1,7 @@
 //! `apitap openapi`: the observed API as an OpenAPI 3.1 document (paths, parameters, body
 //! schemas, responses, security schemes, servers per host), from an inventory file.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use apitap_inventory::{Document, EndpointOut};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -165,17 +165,7 @@ pub fn build(doc: &Document) -> Value {
 
 /// `apitap openapi INVENTORY -o FILE`: YAML unless the file name ends in `.json`.
 pub fn run(inventory: &Path, output: &Path) -> Result<()> {
-    let text =
-        std::fs::read(inventory).with_context(|| format!("reading {}", inventory.display()))?;
-    let doc: Document = serde_json::from_slice(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not an apitap inventory: {e}", inventory.display()))?;
-    if doc.apitap_inventory != apitap_inventory::DOC_VERSION {
-        bail!(
-            "{}: inventory format {} is not supported",
-            inventory.display(),
-            doc.apitap_inventory
-        );
-    }
+    let doc = crate::output::read_inventory(inventory)?;
     let api = build(&doc);
     let json_out = output
         .extension()

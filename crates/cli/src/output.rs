@@ -92,6 +92,23 @@ pub fn write_inventory(p: &Path, doc: &Document) -> Result<()> {
     write_atomic(p, text.as_bytes())
 }
 
+/// Read an inventory file written by `replay` or `capture`: one-line errors for a missing
+/// file, something that is not an inventory, or another format version.
+pub fn read_inventory(path: &Path) -> Result<Document> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: Document = serde_json::from_slice(&raw)
+        .map_err(|e| anyhow::anyhow!("{} is not an apitap inventory: {e}", path.display()))?;
+    if doc.apitap_inventory != apitap_inventory::DOC_VERSION {
+        anyhow::bail!(
+            "{}: inventory format {} is not supported (expected {})",
+            path.display(),
+            doc.apitap_inventory,
+            apitap_inventory::DOC_VERSION
+        );
+    }
+    Ok(doc)
+}
+
 /// Write `bytes` to `p` atomically (temp file, fsync, rename), or to stdout for "-".
 pub fn write_atomic(p: &Path, bytes: &[u8]) -> Result<()> {
     let text = bytes;
