@@ -812,3 +812,74 @@ fn openapi_export_describes_the_observed_api() {
         &text[..text.len().min(200)]
     );
 }
+
+/// Adaptive scanning skips bodies that repeat what the connection already showed on an
+/// endpoint, but a value of a new kind planted late in a long keep-alive connection, in a
+/// field every body has or in a new field, is still found; `--scan all` scans everything.
+#[test]
+fn adaptive_scanning_still_finds_values_planted_late() {
+    let resp = |body: String| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let mut pairs = Vec::new();
+    for i in 0..60u32 {
+        let note = match i {
+            37 => "call me, SSN 536-22-8741 on file".to_string(),
+            _ => format!("order {i} shipped"),
+        };
+        let extra = if i == 51 {
+            r#","iban":"GB82 WEST 1234 5698 7654 32""#
+        } else {
+            ""
+        };
+        let body =
+            format!(r#"{{"id":{i},"status":"shipped","note":"{note}","total":{i}.50{extra}}}"#);
+        let req = format!("GET /orders/{i} HTTP/1.1\r\nHost: shop.example\r\n\r\n").into_bytes();
+        pairs.push((req, resp(body)));
+    }
+    let pcap = tmp("adaptive.pcap");
+    write_pcap(&pcap, &pairs);
+    let p = pcap.to_str().expect("utf-8 path");
+    let kinds = |doc: &Value| -> Vec<String> {
+        let ep = &doc["endpoints"][0];
+        assert_eq!(ep["hits"], 60, "{ep}");
+        let mut v: Vec<String> = ep["pii"]
+            .as_array()
+            .expect("pii")
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} {}",
+                    h["type"].as_str().unwrap_or(""),
+                    h["field"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (adaptive, _) = replay(&[p], &[], "adaptive");
+    let (all, _) = replay(&[p], &["--scan", "all"], "scan-all");
+    let want = vec!["iban $.iban".to_string(), "us_ssn $.note".to_string()];
+    assert_eq!(kinds(&adaptive), want);
+    assert_eq!(kinds(&all), want);
+    let scanned = |d: &Value| d["stats"]["scan"]["bodies_scanned"].as_u64().unwrap_or(0);
+    assert_eq!(scanned(&all), 60);
+    // The first body, one in 16 after it, and the two with something new.
+    assert!(scanned(&adaptive) <= 8, "{}", adaptive["stats"]["scan"]);
+    assert_eq!(
+        scanned(&adaptive)
+            + adaptive["stats"]["scan"]["bodies_sampled_out"]
+                .as_u64()
+                .unwrap_or(0),
+        60
+    );
+    assert_eq!(
+        adaptive["endpoints"][0]["bodies_scanned"],
+        adaptive["stats"]["scan"]["bodies_scanned"]
+    );
+}

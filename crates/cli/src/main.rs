@@ -13,6 +13,11 @@ mod output;
 mod replay;
 
 use clap::{Args, Parser, Subcommand};
+
+/// Workers allocate many short-lived buffers per exchange (bodies, hits, records); mimalloc's
+/// per-thread free lists make that about a tenth of the run cheaper than glibc's malloc.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -112,6 +117,11 @@ struct Common {
     /// endpoints become documented, shadow or zombie; unseen operations are orphans.
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
+    /// Which bodies get the full sensitive-data scan: "adaptive" scans the first exchange
+    /// of each endpoint on each connection, one in 16 after it, and every body holding a
+    /// field name or value anchor not seen there before; "all" scans every body.
+    #[arg(long, value_name = "MODE", default_value = "adaptive", value_parser = ["adaptive", "all"])]
+    scan: String,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -170,6 +180,11 @@ impl Common {
             .extend(self.vxlan_ports.iter().copied());
         cfg.http.body_sample = self.body_cap;
         cfg.flow.idle_timeout_ns = self.idle_timeout.saturating_mul(1_000_000_000);
+        cfg.scan = if self.scan == "all" {
+            apitap_sensor::ScanMode::All
+        } else {
+            apitap_sensor::ScanMode::Adaptive
+        };
         cfg
     }
 }

@@ -72,6 +72,9 @@ pub struct EndpointOut {
     pub request_body_bytes: u64,
     pub response_body_bytes: u64,
     pub damaged_exchanges: u64,
+    /// Exchanges whose bodies were scanned in full for sensitive data.
+    #[serde(default)]
+    pub bodies_scanned: u64,
     /// Query parameter types (`integer`, `number`, `boolean`, `string`), when one type was seen.
     #[serde(default)]
     pub query_param_types: BTreeMap<String, String>,
@@ -170,6 +173,7 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
         request_body_bytes: e.request_body_bytes,
         response_body_bytes: e.response_body_bytes,
         damaged_exchanges: e.damaged,
+        bodies_scanned: e.bodies_scanned,
         query_param_types: e
             .query_types
             .iter()

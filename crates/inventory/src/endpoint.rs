@@ -87,6 +87,9 @@ pub struct Endpoint {
     pub response_body_bytes: u64,
     /// Exchanges damaged by a gap.
     pub damaged: u64,
+    /// Exchanges whose bodies had the full sensitive-data scan (the `count` of a body
+    /// finding counts values in these only).
+    pub bodies_scanned: u64,
     /// Sensitive values by (type, location, field).
     pub pii: BTreeMap<(Kind, Location, String), PiiSeen>,
     /// Personal or financial types returned in a 2xx to a request without credentials.
@@ -161,6 +164,7 @@ impl Endpoint {
         self.request_body_bytes += o.request_body_bytes;
         self.response_body_bytes += o.response_body_bytes;
         self.damaged += o.damaged;
+        self.bodies_scanned += o.bodies_scanned;
         for (k, p) in &o.pii {
             if let Some(mine) = self.pii.get_mut(k) {
                 mine.merge(p);
@@ -382,6 +386,7 @@ impl Inventory {
         }
         one.request_body_bytes = req.body.len;
         one.damaged = u64::from(x.gap());
+        one.bodies_scanned = u64::from(scan.bodies_scanned);
         self.observe_security(
             &mut one,
             x,

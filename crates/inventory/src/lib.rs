@@ -18,7 +18,7 @@ mod schema;
 mod services;
 mod sketch;
 mod spec;
-mod template;
+pub mod template;
 
 pub use auth::{classify_auth, AuthKind};
 pub use doc::{

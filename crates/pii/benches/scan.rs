@@ -48,6 +48,9 @@ fn bench(c: &mut Criterion) {
                 black_box(hits.len())
             })
         });
+        g.bench_function(format!("{name}_triggers"), |b| {
+            b.iter(|| black_box(scanner.triggers(black_box(&body))))
+        });
         g.finish();
     }
 }

@@ -16,6 +16,7 @@ pub mod detect;
 pub mod json;
 mod redact;
 pub mod text;
+pub mod triggers;
 pub mod validate;
 
 use apitap_http::{split_target, Coding, Exchange, Headers};
@@ -270,6 +271,8 @@ pub struct Scan {
     pub request_leaves: Vec<LeafInfo>,
     /// Distinct leaf paths of a JSON response body with their type and format.
     pub response_leaves: Vec<LeafInfo>,
+    /// Whether the bodies were scanned (see [`Scanner::scan_with`]).
+    pub bodies_scanned: bool,
 }
 
 /// One distinct JSON leaf path of a body: `$.users[*].email`, string, email.
@@ -739,7 +742,17 @@ impl Scanner {
 
     /// Everything sensitive in one exchange.
     pub fn scan(&self, x: &Exchange) -> Scan {
-        let mut scan = Scan::default();
+        self.scan_with(x, true)
+    }
+
+    /// The target, headers and cookies of one exchange always, and its bodies when
+    /// `bodies` is set (otherwise no hits, shape or leaves come from them). Error pages
+    /// are recognised either way.
+    pub fn scan_with(&self, x: &Exchange, bodies: bool) -> Scan {
+        let mut scan = Scan {
+            bodies_scanned: bodies,
+            ..Scan::default()
+        };
         if let Some(q) = &x.request {
             let (path, query) = split_target(&q.uri);
             self.path(path, &mut scan.hits);
@@ -747,7 +760,7 @@ impl Scanner {
                 self.form(qs, Location::RequestQuery, &mut scan.hits);
             }
             self.headers(&q.headers, true, &mut scan.hits);
-            if !q.body.data.is_empty() && q.body.coding != Coding::Undecodable {
+            if bodies && !q.body.data.is_empty() && q.body.coding != Coding::Undecodable {
                 let (_, leaves) = self.walk(
                     q.headers.get("content-type"),
                     &q.body.data,
@@ -759,7 +772,7 @@ impl Scanner {
         }
         if let Some(r) = &x.response {
             self.headers(&r.headers, false, &mut scan.hits);
-            if !r.body.data.is_empty() && r.body.coding != Coding::Undecodable {
+            if bodies && !r.body.data.is_empty() && r.body.coding != Coding::Undecodable {
                 let (shape, leaves) = self.walk(
                     r.headers.get("content-type"),
                     &r.body.data,
@@ -769,7 +782,12 @@ impl Scanner {
                 scan.response_shape = shape;
                 scan.response_leaves = leaves;
             }
-            if r.body.coding != Coding::Undecodable && !r.body.data.is_empty() {
+            // Stack traces and SQL errors come in error responses and in pages, not in the
+            // JSON of a success; those are looked at when the body is scanned in full.
+            let telling = bodies
+                || r.status >= 400
+                || body_kind(r.headers.get("content-type"), &r.body.data) != BodyKind::Json;
+            if telling && r.body.coding != Coding::Undecodable && !r.body.data.is_empty() {
                 scan.error_leak = self.text.error_leak(&r.body.data);
             }
         }

@@ -7,7 +7,7 @@ use crate::Kind;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Anchors of values worth a closer look in text.
-const ANCHORS: &[&str] = &[
+pub(crate) const ANCHORS: &[&str] = &[
     "@",
     "AKIA",
     "ASIA",
@@ -74,6 +74,8 @@ pub const ERROR_MARKERS: &[(&str, &str)] = &[
 #[derive(Debug)]
 pub struct Text {
     anchors: AhoCorasick,
+    /// `ANCHORS` without `@` (found with memchr), for [`crate::triggers`].
+    prefixes: AhoCorasick,
     errors: AhoCorasick,
 }
 
@@ -91,8 +93,16 @@ impl Text {
         };
         Text {
             anchors: build(ANCHORS.to_vec()),
+            prefixes: build(ANCHORS[1..].to_vec()),
             errors: build(ERROR_MARKERS.iter().map(|(p, _)| *p).collect()),
         }
+    }
+
+    /// Indices into `ANCHORS` of the anchors (other than `@`) found in `data`.
+    pub(crate) fn anchors_iter<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        self.prefixes
+            .find_iter(data)
+            .map(|m| m.pattern().as_usize() + 1)
     }
 
     /// What kind of internal error a response shows, if any.

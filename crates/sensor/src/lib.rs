@@ -9,13 +9,17 @@
 //!   timeouts are driven by ticks broadcast at fixed packet indices; exchange records are
 //!   merged by (packet index, flow key, sequence); inventories merge commutatively.
 //! - Channels are bounded: a slow stage applies back-pressure to the reader, never drops.
+//! - Which bodies get the full sensitive-data scan is decided per connection from that
+//!   connection's exchanges alone (`sampling`), so it too is independent of the workers.
 #![forbid(unsafe_code)]
 
 mod pipeline;
 mod record;
+pub mod sampling;
 mod stats;
 mod writer;
 
 pub use pipeline::{Frames, Pipeline, SensorConfig, Snapshot};
 pub use record::write_record;
+pub use sampling::{ScanMode, ScanStats};
 pub use stats::{DispatchStats, Totals};

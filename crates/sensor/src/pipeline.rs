@@ -1,6 +1,7 @@
 //! Dispatcher, workers and their messages.
 
 use crate::record::write_record;
+use crate::sampling::{ScanMode, ScanPolicy, ScanStats};
 use crate::stats::DispatchStats;
 use crate::writer::{self, Key, WriterMsg};
 use apitap_capture::{Backings, Packet};
@@ -27,6 +28,8 @@ pub struct SensorConfig {
     pub channel_depth: usize,
     /// Capture-time interval between flow-expiry ticks.
     pub tick_ns: u64,
+    /// Which bodies get the full sensitive-data scan.
+    pub scan: ScanMode,
 }
 
 impl Default for SensorConfig {
@@ -40,6 +43,7 @@ impl Default for SensorConfig {
             batch_size: 1024,
             channel_depth: 16,
             tick_ns: 1_000_000_000,
+            scan: ScanMode::Adaptive,
         }
     }
 }
@@ -89,6 +93,7 @@ pub struct Snapshot {
     pub inventory: Inventory,
     pub flow: FlowStats,
     pub http: HttpStats,
+    pub scan: ScanStats,
 }
 
 enum Msg {
@@ -144,10 +149,10 @@ impl Pipeline {
         let mut workers = Vec::with_capacity(n);
         for id in 0..n {
             let (tx, rx) = bounded::<Msg>(cfg.channel_depth);
-            let (http, wtx, max_ep) = (cfg.http, wtx.clone(), cfg.max_endpoints);
+            let (http, wtx, max_ep, scan) = (cfg.http, wtx.clone(), cfg.max_endpoints, cfg.scan);
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{id}"))
-                .spawn(move || worker(id, rx, wtx, flow, http, max_ep))
+                .spawn(move || worker(id, rx, wtx, flow, http, max_ep, scan))
                 .expect("spawning a worker thread");
             shards.push(tx);
             workers.push(h);
@@ -396,6 +401,7 @@ fn merge_into(all: &mut Snapshot, s: &Snapshot) {
     all.inventory.merge(&s.inventory);
     all.flow.add(&s.flow);
     all.http.add(&s.http);
+    all.scan.add(&s.scan);
 }
 
 /// One worker: flow table, HTTP connections and inventory for its share of flows.
@@ -406,10 +412,13 @@ fn worker(
     flow: FlowConfig,
     http: HttpConfig,
     max_ep: usize,
+    scan: ScanMode,
 ) -> Snapshot {
+    let idle_ns = flow.idle_timeout_ns;
     let mut table: FlowTable<Connection> = FlowTable::new(flow);
     let mut inv = Inventory::new(max_ep);
     let scanner = Scanner::new();
+    let mut policy = ScanPolicy::new(scan);
     let mut sink = Sink::default();
     let mut records: Vec<(Key, String)> = Vec::new();
     let mut watermark = 0;
@@ -434,7 +443,7 @@ fn worker(
                     drain(
                         &mut sink,
                         &mut inv,
-                        &scanner,
+                        (&scanner, &mut policy),
                         out.is_some(),
                         it.idx,
                         &mut records,
@@ -447,11 +456,12 @@ fn worker(
                 drain(
                     &mut sink,
                     &mut inv,
-                    &scanner,
+                    (&scanner, &mut policy),
                     out.is_some(),
                     idx,
                     &mut records,
                 );
+                policy.expire(ts, idle_ns);
                 watermark = idx;
             }
             Msg::Snapshot(reply) => {
@@ -459,6 +469,7 @@ fn worker(
                     inventory: inv.clone(),
                     flow: table.stats,
                     http: sink.stats,
+                    scan: policy.stats,
                 });
                 continue;
             }
@@ -476,7 +487,7 @@ fn worker(
     drain(
         &mut sink,
         &mut inv,
-        &scanner,
+        (&scanner, &mut policy),
         out.is_some(),
         u64::MAX,
         &mut records,
@@ -492,6 +503,7 @@ fn worker(
         inventory: inv,
         flow: table.stats,
         http: sink.stats,
+        scan: policy.stats,
     }
 }
 
@@ -499,7 +511,7 @@ fn worker(
 fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
-    scanner: &Scanner,
+    (scanner, policy): (&Scanner, &mut ScanPolicy),
     render: bool,
     idx: u64,
     records: &mut Vec<(Key, String)>,
@@ -511,7 +523,8 @@ fn drain(
         inv.observe_unparsed(&u);
     }
     for (n, x) in sink.exchanges.drain(..).enumerate() {
-        let scan = scanner.scan(&x);
+        let full = policy.decide(scanner, &x);
+        let scan = scanner.scan_with(&x, full);
         let seen = inv.observe(&x, &scan);
         if render {
             let mut line = String::with_capacity(512);

@@ -51,6 +51,7 @@ pub struct Totals {
     pub live: Option<LiveStats>,
     pub flow: FlowStats,
     pub http: HttpStats,
+    pub scan: crate::ScanStats,
     pub endpoints: u64,
     pub endpoints_dropped: u64,
     pub values_capped: u64,
@@ -70,6 +71,7 @@ impl Totals {
             live,
             flow: snap.flow,
             http: snap.http,
+            scan: snap.scan,
             endpoints: snap.inventory.endpoints.len() as u64,
             endpoints_dropped: snap.inventory.endpoints_dropped,
             values_capped: snap.inventory.values_capped,
@@ -180,6 +182,13 @@ impl Totals {
                 "bombs": h.decode_bombs, "unsupported": h.decode_unsupported, "too_many_layers": h.decode_too_deep,
             },
         }));
+        m.insert(
+            "scan".into(),
+            json!({
+                "bodies_scanned": self.scan.full, "bodies_sampled_out": self.scan.sampled_out,
+                "memory_resets": self.scan.memory_resets,
+            }),
+        );
         m.insert(
             "inventory".into(),
             json!({
