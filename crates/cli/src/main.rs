@@ -110,6 +110,10 @@ struct Common {
     /// Body bytes kept per message for analysis.
     #[arg(long, value_name = "BYTES", default_value_t = 65536)]
     body_cap: usize,
+    /// TCP flows tracked at once (about 1 KB each, plus what their messages hold); new
+    /// flows beyond it are dropped and counted (stats.dropped.flows_dropped_table_full).
+    #[arg(long, value_name = "N", default_value_t = 131_072, value_parser = clap::value_parser!(u64).range(1..=1 << 26))]
+    max_flows: u64,
     /// Close TCP flows idle this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
@@ -179,6 +183,7 @@ impl Common {
             .vxlan_ports
             .extend(self.vxlan_ports.iter().copied());
         cfg.http.body_sample = self.body_cap;
+        cfg.flow.max_flows = self.max_flows as usize;
         cfg.flow.idle_timeout_ns = self.idle_timeout.saturating_mul(1_000_000_000);
         cfg.scan = if self.scan == "all" {
             apitap_sensor::ScanMode::All

@@ -37,6 +37,8 @@ pub struct FlowCtx {
     pub saw_syn: bool,
     pub first_ts: u64,
     pub last_ts: u64,
+    /// A RST was seen (the flow's state lives in 512 bytes: this fits in padding).
+    pub reset: bool,
 }
 
 /// A TCP segment as decoded by the wire layer.
@@ -66,7 +68,7 @@ impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             stream: StreamConfig::default(),
-            max_flows: 1 << 20,
+            max_flows: 1 << 17,
             max_ooo_bytes_total: 256 << 20,
             idle_timeout_ns: 120 * 1_000_000_000,
         }
@@ -115,14 +117,19 @@ impl FlowStats {
 struct Flow<H> {
     ctx: FlowCtx,
     streams: [Stream; 2],
-    handler: H,
-    reset: bool,
+    /// Built when the first byte (or gap) is delivered: a flow that never carries data (a
+    /// scan, a SYN flood) costs its streams only.
+    handler: Option<Box<H>>,
 }
+
+/// Flows that never carried a byte (handshakes, scans, SYN floods) close after this long.
+pub const EMPTY_FLOW_TIMEOUT_NS: u64 = 30 * 1_000_000_000;
 
 /// All flows of one worker.
 #[derive(Debug)]
 pub struct FlowTable<H> {
-    map: HashMap<FlowKey, Flow<H>, foldhash::fast::RandomState>,
+    /// Boxed: growing the map moves pointers, not flows.
+    map: HashMap<FlowKey, Box<Flow<H>>, foldhash::fast::RandomState>,
     cfg: FlowConfig,
     ooo_total: usize,
     pub stats: FlowStats,
@@ -157,7 +164,7 @@ impl<H: Handler> FlowTable<H> {
         if let Some(f) = self.map.get(&key) {
             let stream = &f.streams[if p.src == f.ctx.orig { 0 } else { 1 }];
             let reused = new_syn
-                && (f.reset
+                && (f.ctx.reset
                     || stream.syn_seq().is_some_and(|s| s != p.tcp.seq)
                     || stream.finished());
             if reused {
@@ -185,20 +192,19 @@ impl<H: Handler> FlowTable<H> {
                 saw_syn: fl.syn(),
                 first_ts: p.ts,
                 last_ts: p.ts,
+                reset: false,
             };
             self.stats.flows += 1;
             if !fl.syn() {
                 self.stats.flows_midstream += 1;
             }
-            let handler = make(&ctx);
             self.map.insert(
                 key,
-                Flow {
+                Box::new(Flow {
                     ctx,
                     streams: [Stream::default(), Stream::default()],
-                    handler,
-                    reset: false,
-                },
+                    handler: None,
+                }),
             );
             self.stats.max_active_flows = self.stats.max_active_flows.max(self.map.len() as u64);
         }
@@ -209,8 +215,7 @@ impl<H: Handler> FlowTable<H> {
             ctx,
             streams,
             handler,
-            reset,
-        } = flow;
+        } = &mut **flow;
         ctx.last_ts = ctx.last_ts.max(p.ts);
         let dir = if p.src == ctx.orig {
             Dir::Orig
@@ -229,20 +234,36 @@ impl<H: Handler> FlowTable<H> {
             missing: p.missing,
         };
         let ctx_now = *ctx;
+        let mut make = Some(make);
+        // Built for the first payload (held data needs it at close) or the first delivery
+        // (a gap acknowledged on a flow whose data was never seen).
+        if handler.is_none() && (!p.payload.is_empty() || p.missing > 0) {
+            if let Some(m) = make.take() {
+                *handler = Some(Box::new(m(&ctx_now)));
+            }
+        }
+        let mut deliver = |d: Dir, data: Delivery<'_>| {
+            let h = match handler {
+                Some(h) => h,
+                None => match make.take() {
+                    Some(m) => handler.insert(Box::new(m(&ctx_now))),
+                    None => return,
+                },
+            };
+            h.on_delivery(&ctx_now, d, data, out);
+        };
         mine.segment(
             seg,
             &self.cfg.stream,
             &mut self.ooo_total,
             self.cfg.max_ooo_bytes_total,
-            &mut |d| handler.on_delivery(&ctx_now, dir, d, out),
+            &mut |d| deliver(dir, d),
         );
         if let Some(a) = fl.ack().then(|| peer.lift(p.tcp.ack)).flatten() {
-            peer.on_ack(a, &mut self.ooo_total, &mut |d| {
-                handler.on_delivery(&ctx_now, dir.other(), d, out)
-            });
+            peer.on_ack(a, &mut self.ooo_total, &mut |d| deliver(dir.other(), d));
         }
         if fl.rst() {
-            *reset = true;
+            ctx.reset = true;
             self.close(&key, CloseReason::Reset, out);
         } else if mine.finished() && peer.finished() {
             self.close(&key, CloseReason::Fin, out);
@@ -252,10 +273,18 @@ impl<H: Handler> FlowTable<H> {
     /// Close flows idle since before `now - idle_timeout`, in key order (deterministic).
     pub fn expire(&mut self, now: u64, out: &mut H::Out) {
         let limit = now.saturating_sub(self.cfg.idle_timeout_ns);
+        let empty_limit = now.saturating_sub(self.cfg.idle_timeout_ns.min(EMPTY_FLOW_TIMEOUT_NS));
         let mut idle: Vec<FlowKey> = self
             .map
             .iter()
-            .filter(|(_, f)| f.ctx.last_ts < limit)
+            .filter(|(_, f)| {
+                f.ctx.last_ts
+                    < if f.handler.is_none() {
+                        empty_limit
+                    } else {
+                        limit
+                    }
+            })
             .map(|(k, _)| *k)
             .collect();
         idle.sort_unstable();
@@ -278,17 +307,25 @@ impl<H: Handler> FlowTable<H> {
             return;
         };
         let ctx = flow.ctx;
-        let h = &mut flow.handler;
         let [s0, s1] = &mut flow.streams;
-        s0.flush(&mut self.ooo_total, &mut |d| {
-            h.on_delivery(&ctx, Dir::Orig, d, out)
-        });
-        s1.flush(&mut self.ooo_total, &mut |d| {
-            h.on_delivery(&ctx, Dir::Resp, d, out)
-        });
+        match flow.handler.as_deref_mut() {
+            Some(h) => {
+                s0.flush(&mut self.ooo_total, &mut |d| {
+                    h.on_delivery(&ctx, Dir::Orig, d, out)
+                });
+                s1.flush(&mut self.ooo_total, &mut |d| {
+                    h.on_delivery(&ctx, Dir::Resp, d, out)
+                });
+                h.on_close(&ctx, reason, out);
+            }
+            // Nothing was ever delivered: held segments can only be data, so none are held.
+            None => {
+                s0.flush(&mut self.ooo_total, &mut |_| {});
+                s1.flush(&mut self.ooo_total, &mut |_| {});
+            }
+        }
         self.stats.streams.add(&s0.counters);
         self.stats.streams.add(&s1.counters);
-        flow.handler.on_close(&ctx, reason, out);
         match reason {
             CloseReason::Fin => self.stats.closed_fin += 1,
             CloseReason::Reset => self.stats.closed_rst += 1,

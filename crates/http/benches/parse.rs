@@ -20,6 +20,7 @@ fn ctx() -> FlowCtx {
         saw_syn: true,
         first_ts: 0,
         last_ts: 0,
+        reset: false,
     }
 }
 

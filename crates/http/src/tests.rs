@@ -22,6 +22,7 @@ fn ctx(saw_syn: bool) -> FlowCtx {
         saw_syn,
         first_ts: 0,
         last_ts: 0,
+        reset: false,
     }
 }
 

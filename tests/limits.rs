@@ -1,0 +1,215 @@
+//! Memory stays within the caps whatever arrives: a million half-open connections (a SYN
+//! flood on the mirror) and one endless response body. Each capture is generated here
+//! (nothing committed), replayed by the release or debug binary, and the child's peak
+//! resident memory (VmHWM, polled from /proc) is compared with a bound derived from the
+//! caps; the overflow must show in the counters.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("apitap-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d.join(name)
+}
+
+/// Run apitap; its exit status and peak resident set in KiB.
+fn run_with_peak(args: &[&str]) -> (bool, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running apitap");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return (st.success(), peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut tcp = Vec::with_capacity(20 + payload.len());
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend_from_slice(payload);
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&tcp);
+    f
+}
+
+struct Pcap(std::io::BufWriter<std::fs::File>, u64);
+impl Pcap {
+    fn create(p: &Path) -> Pcap {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p).expect("pcap"));
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            w.write_all(&v.to_le_bytes()).expect("write");
+        }
+        Pcap(w, 0)
+    }
+    /// A frame, 10 µs after the previous one.
+    fn put(&mut self, f: &[u8]) {
+        self.1 += 10;
+        let (s, us) = (1_700_000_000 + self.1 / 1_000_000, self.1 % 1_000_000);
+        for v in [s as u32, us as u32, f.len() as u32, f.len() as u32] {
+            self.0.write_all(&v.to_le_bytes()).expect("write");
+        }
+        self.0.write_all(f).expect("write");
+    }
+}
+
+fn inventory(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).expect("inventory")).expect("inventory JSON")
+}
+
+#[test]
+fn a_million_half_open_flows_stay_within_the_flow_cap() {
+    let pcap = tmp("syn-flood.pcap");
+    let mut w = Pcap::create(&pcap);
+    for i in 0..1_000_000u32 {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        w.put(&frame(
+            src,
+            [10, 255, 0, 1],
+            1024 + (i % 60000) as u16,
+            80,
+            i.wrapping_mul(7),
+            0,
+            0x02,
+            b"",
+        ));
+    }
+    drop(w);
+    let inv = tmp("syn-flood.json");
+    let (ok, peak_kb) = run_with_peak(&[
+        "replay",
+        pcap.to_str().expect("path"),
+        "-q",
+        "-o",
+        inv.to_str().expect("path"),
+    ]);
+    assert!(ok);
+    let doc = inventory(&inv);
+    let st = &doc["stats"];
+    // 131072 flows are tracked by default; the rest are refused and counted.
+    assert_eq!(st["flow"]["flows"], 131_072, "{}", st["flow"]);
+    assert_eq!(
+        st["dropped"]["flows_dropped_table_full"],
+        1_000_000 - 131_072
+    );
+    assert!(
+        peak_kb < 256 * 1024,
+        "peak RSS {peak_kb} KiB with a million half-open flows"
+    );
+    // A smaller cap holds less.
+    let (ok, small_kb) = run_with_peak(&[
+        "replay",
+        pcap.to_str().expect("path"),
+        "-q",
+        "--max-flows",
+        "10000",
+        "-o",
+        inv.to_str().expect("path"),
+    ]);
+    assert!(ok);
+    assert_eq!(inventory(&inv)["stats"]["flow"]["flows"], 10_000);
+    assert!(
+        small_kb < peak_kb,
+        "{small_kb} KiB with 10k flows vs {peak_kb} KiB with 131k"
+    );
+    let _ = std::fs::remove_file(&pcap);
+}
+
+#[test]
+fn an_endless_body_is_analysed_up_to_the_cap_and_skipped_after() {
+    let pcap = tmp("endless.pcap");
+    let mut w = Pcap::create(&pcap);
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let (mut cs, mut ss) = (1000u32, 9000u32);
+    w.put(&frame(c, s, 40000, 80, cs, 0, 0x02, b""));
+    w.put(&frame(s, c, 80, 40000, ss, cs + 1, 0x12, b""));
+    cs += 1;
+    ss += 1;
+    let req = b"GET /export HTTP/1.1\r\nHost: big.example\r\n\r\n";
+    w.put(&frame(c, s, 40000, 80, cs, ss, 0x18, req));
+    cs += req.len() as u32;
+    let head =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    w.put(&frame(s, c, 80, 40000, ss, cs, 0x18, head));
+    ss += head.len() as u32;
+    // 256 MiB of chunked JSON that never ends, in 1400-byte segments.
+    let row = br#"{"id":12345,"email":"jane.roe@fastmail.fm","note":"lorem ipsum dolor sit amet"},"#;
+    let data: Vec<u8> = row.iter().copied().cycle().take(1392).collect();
+    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+    chunk.extend_from_slice(&data);
+    chunk.extend_from_slice(b"\r\n");
+    let segments = (256 << 20) / chunk.len();
+    for _ in 0..segments {
+        w.put(&frame(s, c, 80, 40000, ss, cs, 0x10, &chunk));
+        ss = ss.wrapping_add(chunk.len() as u32);
+    }
+    drop(w);
+    let inv = tmp("endless.json");
+    let (ok, peak_kb) = run_with_peak(&[
+        "replay",
+        pcap.to_str().expect("path"),
+        "-q",
+        "-o",
+        inv.to_str().expect("path"),
+    ]);
+    assert!(ok);
+    let doc = inventory(&inv);
+    let ep = &doc["endpoints"][0];
+    assert_eq!(ep["path"], "/export", "{ep}");
+    // The body was parsed to the end of the capture, kept up to the cap, scanned there.
+    assert!(
+        ep["pii"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|h| h["type"] == "email")),
+        "{ep}"
+    );
+    let not_kept = doc["stats"]["http"]["body_bytes_not_kept"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        not_kept > 250 << 20,
+        "body bytes beyond the cap are counted: {not_kept}"
+    );
+    assert!(
+        peak_kb < 128 * 1024,
+        "peak RSS {peak_kb} KiB for one endless body"
+    );
+    let _ = std::fs::remove_file(&pcap);
+}
