@@ -170,7 +170,8 @@ fn an_endless_body_is_analysed_up_to_the_cap_and_skipped_after() {
     w.put(&frame(s, c, 80, 40000, ss, cs, 0x18, head));
     ss += head.len() as u32;
     // 256 MiB of chunked JSON that never ends, in 1400-byte segments.
-    let row = br#"{"id":12345,"email":"jane.roe@fastmail.fm","note":"lorem ipsum dolor sit amet"},"#;
+    let row =
+        br#"{"id":12345,"email":"jane.roe@fastmail.fm","note":"lorem ipsum dolor sit amet"},"#;
     let data: Vec<u8> = row.iter().copied().cycle().take(1392).collect();
     let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
     chunk.extend_from_slice(&data);

@@ -27,8 +27,8 @@ use std::collections::HashMap;
 pub const WARMUP: u32 = 1;
 /// After the warm-up, one exchange in this many is scanned in full whatever it holds.
 pub const EVERY: u32 = 16;
-/// Endpoints remembered per connection; older ones are forgotten first.
-const ENDPOINTS_PER_CONN: usize = 8;
+/// Endpoints remembered per connection; the least used is forgotten first.
+const ENDPOINTS_PER_CONN: usize = 32;
 /// Endpoint memories per worker.
 pub const MAX_MEMOS: usize = 1 << 17;
 
@@ -164,8 +164,17 @@ impl ScanPolicy {
             Some(i) => i,
             None => {
                 if conn.memos.len() >= ENDPOINTS_PER_CONN {
-                    conn.memos.remove(0);
-                    self.memos -= 1;
+                    // Forget the endpoint this connection used least.
+                    if let Some(i) = conn
+                        .memos
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, m)| m.seen)
+                        .map(|(i, _)| i)
+                    {
+                        conn.memos.swap_remove(i);
+                        self.memos -= 1;
+                    }
                 }
                 conn.memos.push(Memo {
                     endpoint,
