@@ -90,8 +90,22 @@ impl Pcap {
     }
 }
 
-fn inventory(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).expect("inventory")).expect("inventory JSON")
+/// Replay `pcap` with `extra` flags; the inventory and the peak RSS in KiB.
+fn replay_peak(pcap: &Path, extra: &[&str]) -> (Value, u64) {
+    let inv = pcap.with_extension("json");
+    let mut args = vec![
+        "replay",
+        pcap.to_str().expect("path"),
+        "-q",
+        "-o",
+        inv.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    let (ok, peak_kb) = run_with_peak(&args);
+    assert!(ok, "apitap {args:?} failed");
+    let doc =
+        serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("inventory JSON");
+    (doc, peak_kb)
 }
 
 #[test]
@@ -112,16 +126,7 @@ fn a_million_half_open_flows_stay_within_the_flow_cap() {
         ));
     }
     drop(w);
-    let inv = tmp("syn-flood.json");
-    let (ok, peak_kb) = run_with_peak(&[
-        "replay",
-        pcap.to_str().expect("path"),
-        "-q",
-        "-o",
-        inv.to_str().expect("path"),
-    ]);
-    assert!(ok);
-    let doc = inventory(&inv);
+    let (doc, peak_kb) = replay_peak(&pcap, &[]);
     let st = &doc["stats"];
     // 131072 flows are tracked by default; the rest are refused and counted.
     assert_eq!(st["flow"]["flows"], 131_072, "{}", st["flow"]);
@@ -134,17 +139,8 @@ fn a_million_half_open_flows_stay_within_the_flow_cap() {
         "peak RSS {peak_kb} KiB with a million half-open flows"
     );
     // A smaller cap holds less.
-    let (ok, small_kb) = run_with_peak(&[
-        "replay",
-        pcap.to_str().expect("path"),
-        "-q",
-        "--max-flows",
-        "10000",
-        "-o",
-        inv.to_str().expect("path"),
-    ]);
-    assert!(ok);
-    assert_eq!(inventory(&inv)["stats"]["flow"]["flows"], 10_000);
+    let (small, small_kb) = replay_peak(&pcap, &["--max-flows", "10000"]);
+    assert_eq!(small["stats"]["flow"]["flows"], 10_000);
     assert!(
         small_kb < peak_kb,
         "{small_kb} KiB with 10k flows vs {peak_kb} KiB with 131k"
@@ -182,16 +178,7 @@ fn an_endless_body_is_analysed_up_to_the_cap_and_skipped_after() {
         ss = ss.wrapping_add(chunk.len() as u32);
     }
     drop(w);
-    let inv = tmp("endless.json");
-    let (ok, peak_kb) = run_with_peak(&[
-        "replay",
-        pcap.to_str().expect("path"),
-        "-q",
-        "-o",
-        inv.to_str().expect("path"),
-    ]);
-    assert!(ok);
-    let doc = inventory(&inv);
+    let (doc, peak_kb) = replay_peak(&pcap, &[]);
     let ep = &doc["endpoints"][0];
     assert_eq!(ep["path"], "/export", "{ep}");
     // The body was parsed to the end of the capture, kept up to the cap, scanned there.

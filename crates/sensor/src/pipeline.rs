@@ -529,13 +529,7 @@ fn drain(
         if render {
             let mut line = String::with_capacity(512);
             write_record(&mut line, &x, seen.as_ref(), &scan.hits);
-            let flow = FlowKey::new(
-                x.client.ip(),
-                x.client.port(),
-                x.server.ip(),
-                x.server.port(),
-                x.tunnel,
-            );
+            let flow = crate::sampling::flow_key(&x);
             records.push((
                 Key {
                     idx,

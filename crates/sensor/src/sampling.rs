@@ -111,6 +111,17 @@ fn endpoint_hash(x: &Exchange) -> u64 {
     h
 }
 
+/// The flow an exchange travelled on.
+pub fn flow_key(x: &Exchange) -> FlowKey {
+    FlowKey::new(
+        x.client.ip(),
+        x.client.port(),
+        x.server.ip(),
+        x.server.port(),
+        x.tunnel,
+    )
+}
+
 fn has_body(b: &apitap_http::Body) -> bool {
     !b.data.is_empty() && b.coding != apitap_http::Coding::Undecodable
 }
@@ -145,13 +156,7 @@ impl ScanPolicy {
             .as_ref()
             .map_or(0u8, |r| 1 << (r.status / 100).min(7));
         let ts = x.request.as_ref().map_or(0, |q| q.ts);
-        let key = FlowKey::new(
-            x.client.ip(),
-            x.client.port(),
-            x.server.ip(),
-            x.server.port(),
-            x.tunnel,
-        );
+        let key = flow_key(x);
         if self.memos >= MAX_MEMOS {
             self.conns.clear();
             self.memos = 0;
