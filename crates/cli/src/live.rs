@@ -1,6 +1,6 @@
 //! `apitap capture`: a live interface through the pipeline, with periodic inventory snapshots.
 
-use crate::output::{summary, write_inventory};
+use crate::output::{document, publish, write_inventory};
 use crate::replay::now_ns;
 use crate::CaptureArgs;
 use anyhow::{bail, Context, Result};
@@ -60,7 +60,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
             last_flush = Instant::now();
             let snap = pipe.snapshot();
             if let Some(p) = &c.output {
-                let doc = document(&pipe, &snap, src.stats(), a, (first, last), spec.as_ref());
+                let doc = live_document(&pipe, &snap, src.stats(), a, (first, last), spec.as_ref());
                 write_inventory(p, &doc.0)?;
             }
         }
@@ -72,23 +72,8 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     written.context("writing exchanges")?;
     let totals = Totals::of(dispatch, Default::default(), Some(kernel), &snap);
     let capture = capture_info(a, (first, last), links);
-    let doc = Document::build_with_spec(
-        &snap.inventory,
-        spec.as_ref(),
-        capture,
-        totals.to_json(),
-        now_ns(),
-    );
-    if let Some(p) = &c.output {
-        write_inventory(p, &doc)?;
-    }
-    if !c.quiet {
-        eprint!(
-            "{}",
-            summary(&doc, &totals, started.elapsed().as_secs_f64())
-        );
-    }
-    Ok(())
+    let doc = document(&snap.inventory, spec.as_ref(), capture, &totals);
+    publish(c, &doc, &totals, started)
 }
 
 fn capture_info(a: &CaptureArgs, (first, last): (u64, u64), links: Vec<u32>) -> CaptureInfo {
@@ -101,7 +86,7 @@ fn capture_info(a: &CaptureArgs, (first, last): (u64, u64), links: Vec<u32>) -> 
     }
 }
 
-fn document(
+fn live_document(
     pipe: &Pipeline,
     snap: &Snapshot,
     kernel: apitap_capture::LiveStats,
@@ -110,12 +95,6 @@ fn document(
     spec: Option<&apitap_inventory::Spec>,
 ) -> (Document, Totals) {
     let totals = Totals::of(pipe.stats.clone(), Default::default(), Some(kernel), snap);
-    let doc = Document::build_with_spec(
-        &snap.inventory,
-        spec,
-        capture_info(a, span, pipe.link_types.clone()),
-        totals.to_json(),
-        now_ns(),
-    );
-    (doc, totals)
+    let capture = capture_info(a, span, pipe.link_types.clone());
+    (document(&snap.inventory, spec, capture, &totals), totals)
 }

@@ -1,7 +1,7 @@
 //! Output files (written atomically: temp file, fsync, rename) and the stderr summary.
 
 use anyhow::{Context, Result};
-use apitap_inventory::Document;
+use apitap_inventory::{CaptureInfo, Document, Inventory, Spec};
 use apitap_sensor::Totals;
 use std::fs::File;
 use std::io::Write;
@@ -83,6 +83,38 @@ impl ExchangeOut {
             ExchangeOut::File(f) => f.commit(),
         }
     }
+}
+
+/// The inventory document of a run, stamped now.
+pub fn document(
+    inv: &Inventory,
+    spec: Option<&Spec>,
+    capture: CaptureInfo,
+    totals: &Totals,
+) -> Document {
+    Document::build_with_spec(
+        inv,
+        spec,
+        capture,
+        totals.to_json(),
+        crate::replay::now_ns(),
+    )
+}
+
+/// The end of a run: the inventory to `-o` if given, the summary on stderr unless `-q`.
+pub fn publish(
+    c: &crate::Common,
+    doc: &Document,
+    totals: &Totals,
+    started: std::time::Instant,
+) -> Result<()> {
+    if let Some(p) = &c.output {
+        write_inventory(p, doc)?;
+    }
+    if !c.quiet {
+        eprint!("{}", summary(doc, totals, started.elapsed().as_secs_f64()));
+    }
+    Ok(())
 }
 
 /// Write the inventory document to `p` ("-" = stdout).

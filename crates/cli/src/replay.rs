@@ -1,10 +1,10 @@
 //! `apitap replay`: capture files through the pipeline.
 
-use crate::output::{summary, write_inventory, ExchangeOut};
+use crate::output::{document, publish, ExchangeOut};
 use crate::Common;
 use anyhow::{bail, Result};
 use apitap_capture::FileSet;
-use apitap_inventory::{format_ts, CaptureInfo, Document};
+use apitap_inventory::{format_ts, CaptureInfo};
 use apitap_sensor::{Pipeline, Totals};
 use apitap_wire::{Anomaly, LinkType};
 use std::io::IsTerminal;
@@ -113,24 +113,9 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
         last_packet: (n > 0).then(|| format_ts(last)),
         link_types: links,
     };
-    let doc = Document::build_with_spec(
-        &snap.inventory,
-        spec.as_ref(),
-        capture,
-        totals.to_json(),
-        now_ns(),
-    );
-    if let Some(p) = &c.output {
-        write_inventory(p, &doc)?;
-    }
+    let doc = document(&snap.inventory, spec.as_ref(), capture, &totals);
     if let Some(x) = xout {
         x.commit()?;
     }
-    if !c.quiet {
-        eprint!(
-            "{}",
-            summary(&doc, &totals, started.elapsed().as_secs_f64())
-        );
-    }
-    Ok(())
+    publish(c, &doc, &totals, started)
 }

@@ -117,7 +117,16 @@ fn digit_runs(b: &[u8]) -> u32 {
     bits
 }
 
-fn set_bit(names: &mut [u64; NAME_BITS / 64], h: u32) {
+/// Set the bit of the name that ends `before` and starts after its last `starts` byte
+/// (case-folded, hashed backwards; names past 64 bytes are cut).
+fn set_name(names: &mut [u64; NAME_BITS / 64], before: &[u8], starts: impl Fn(u8) -> bool) {
+    let mut h: u32 = 0x811c_9dc5;
+    for &c in before.iter().rev().take(64) {
+        if starts(c) {
+            break;
+        }
+        h = (h ^ u32::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+    }
     let bit = (h.wrapping_mul(0x9e37_79b1) >> 23) as usize % NAME_BITS;
     names[bit / 64] |= 1 << (bit % 64);
 }
@@ -143,19 +152,7 @@ fn field_names(b: &[u8], names: &mut [u64; NAME_BITS / 64]) {
         if j == 0 || b[j - 1] != b'"' {
             continue;
         }
-        // Hash the name backwards up to its opening quote (names past 64 bytes are cut).
-        let mut h: u32 = 0x811c_9dc5;
-        let stop = j.saturating_sub(66);
-        let mut k = j - 1;
-        while k > stop {
-            k -= 1;
-            let c = b[k];
-            if c == b'"' {
-                break;
-            }
-            h = (h ^ u32::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
-        }
-        set_bit(names, h);
+        set_name(names, &b[..j - 1], |c| c == b'"');
     }
 }
 
@@ -164,17 +161,9 @@ fn form_names(b: &[u8], names: &mut [u64; NAME_BITS / 64]) {
         if n >= MAX_NAMES {
             break;
         }
-        let mut h: u32 = 0x811c_9dc5;
-        let mut k = i;
-        while k > i.saturating_sub(64) {
-            k -= 1;
-            let c = b[k];
-            if matches!(c, b'&' | b'?' | b'\n' | b' ' | b'"' | b';') {
-                break;
-            }
-            h = (h ^ u32::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
-        }
-        set_bit(names, h);
+        set_name(names, &b[..i], |c| {
+            matches!(c, b'&' | b'?' | b'\n' | b' ' | b'"' | b';')
+        });
     }
 }
 

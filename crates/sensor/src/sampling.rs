@@ -18,10 +18,11 @@
 
 use apitap_flow::FlowKey;
 use apitap_http::Exchange;
-use apitap_inventory::{host_of, split_target, template::classify};
+use apitap_inventory::{split_target, template::classify};
 use apitap_pii::triggers::Triggers;
 use apitap_pii::Scanner;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 /// Exchanges of an endpoint scanned in full on each connection before sampling starts.
 pub const WARMUP: u32 = 1;
@@ -82,33 +83,25 @@ pub struct ScanPolicy {
     pub stats: ScanStats,
 }
 
-fn fnv(h: &mut u64, b: &[u8]) {
-    for &c in b {
-        *h ^= u64::from(c);
-        *h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-}
-
-/// Host, method and the path with its identifier segments replaced by their class.
+/// Host header as sent, method and the path with its identifier segments replaced by their
+/// class. Only compared within one connection, so the host needs no normalising.
 fn endpoint_hash(x: &Exchange) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325;
-    let Some(q) = &x.request else {
-        return h;
-    };
-    let (path, _) = split_target(&q.uri);
-    fnv(
-        &mut h,
-        host_of(q.headers.get("host"), &q.uri, x.server).as_bytes(),
-    );
-    fnv(&mut h, q.method.as_bytes());
-    for seg in path.split(|c| *c == b'/') {
-        fnv(&mut h, b"/");
-        match classify(seg) {
-            Some(t) => fnv(&mut h, &[0xff, t as u8]),
-            None => fnv(&mut h, seg),
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+    if let Some(q) = &x.request {
+        let (path, _) = split_target(&q.uri);
+        h.write(q.headers.get("host").unwrap_or_default());
+        h.write_u8(0);
+        h.write(q.method.as_bytes());
+        h.write_u8(0);
+        for seg in path.split(|c| *c == b'/') {
+            match classify(seg) {
+                Some(t) => h.write_u8(t as u8),
+                None => h.write(seg),
+            }
+            h.write_u8(b'/');
         }
     }
-    h
+    h.finish()
 }
 
 /// The flow an exchange travelled on.
