@@ -2,6 +2,8 @@
 //! truths. Regenerate the golden files with `APITAP_UPDATE_GOLDEN=1 cargo test --test e2e`
 //! and review the diff.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -477,73 +479,13 @@ fn findings_command_prints_worst_first() {
 
 /// A pcap (Ethernet, IPv4, TCP) of one keep-alive connection carrying `pairs`.
 fn write_pcap(path: &std::path::Path, pairs: &[(Vec<u8>, Vec<u8>)]) {
-    fn csum(b: &[u8]) -> u16 {
-        let mut s: u32 = b
-            .chunks(2)
-            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
-            .sum();
-        while s >> 16 != 0 {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        !(s as u16)
+    let mut pcap = common::Pcap::create(path);
+    for (i, f) in common::connection(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 80), pairs)
+        .iter()
+        .enumerate()
+    {
+        pcap.put_at(i as u64 * 100, f);
     }
-    let (c, s) = ([10u8, 0, 0, 1], [10u8, 0, 0, 2]);
-    let mut seq = [1000u32, 5000u32];
-    let mut frames: Vec<Vec<u8>> = Vec::new();
-    let pkt = |dir: usize, flags: u8, payload: &[u8], seq: &mut [u32; 2]| {
-        let (src, dst, sp, dp) = if dir == 0 {
-            (c, s, 40000u16, 80u16)
-        } else {
-            (s, c, 80, 40000)
-        };
-        let mut tcp = Vec::new();
-        tcp.extend_from_slice(&sp.to_be_bytes());
-        tcp.extend_from_slice(&dp.to_be_bytes());
-        tcp.extend_from_slice(&seq[dir].to_be_bytes());
-        tcp.extend_from_slice(&seq[1 - dir].to_be_bytes());
-        tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        tcp.extend_from_slice(payload);
-        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
-        ip[2..4].copy_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&dst);
-        let ck = csum(&ip);
-        ip[10..12].copy_from_slice(&ck.to_be_bytes());
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&tcp);
-        seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
-        f
-    };
-    frames.push(pkt(0, 0x02, b"", &mut seq));
-    frames.push(pkt(1, 0x12, b"", &mut seq));
-    frames.push(pkt(0, 0x10, b"", &mut seq));
-    for (q, r) in pairs {
-        for ch in q.chunks(1400) {
-            frames.push(pkt(0, 0x18, ch, &mut seq));
-        }
-        for ch in r.chunks(1400) {
-            frames.push(pkt(1, 0x18, ch, &mut seq));
-        }
-    }
-    frames.push(pkt(0, 0x11, b"", &mut seq));
-    frames.push(pkt(1, 0x11, b"", &mut seq));
-    let mut out = Vec::new();
-    for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    for (i, f) in frames.iter().enumerate() {
-        for v in [
-            1_700_000_000u32,
-            i as u32 * 100,
-            f.len() as u32,
-            f.len() as u32,
-        ] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).expect("writing the pcap");
 }
 
 #[test]
@@ -761,7 +703,96 @@ fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
     ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert_eq!(v["zombie"][0]["path"], "/api/v1/products");
+    assert_eq!(v["zombie"][0]["reason"], "deprecated");
     assert_eq!(v["orphan"].as_array().map(Vec::len), Some(2));
+    // `diff` judges the saved state as `replay --spec` judged the traffic.
+    assert_eq!(v["shadow"], d["shadow"]);
+    assert_eq!(v["undocumented"], d["undocumented"]);
+    // Documented endpoints doing more than documented: the query parameters of the deprecated
+    // product list, the 401 of /users/me and the 404 of a missing user.
+    let undocumented: Vec<String> = d["undocumented"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            format!(
+                "{} {} {} {}",
+                u["method"], u["path"], u["query_params"], u["status_codes"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        undocumented,
+        [
+            r#""GET" "/api/v1/products" ["category","page"] []"#,
+            r#""GET" "/api/v1/users/me" [] [401]"#,
+            r#""GET" "/api/v1/users/{userId}" [] [404]"#
+        ]
+    );
+    assert_eq!(
+        ep("GET", "/api/v1/users/me")["undocumented_status_codes"],
+        serde_json::json!([401])
+    );
+}
+
+#[test]
+fn operations_dropped_from_the_previous_spec_revision_are_zombies() {
+    let args = [
+        "--spec",
+        "fixtures/demo/shop-openapi.yaml",
+        "--spec-previous",
+        "fixtures/demo/shop-openapi-prev.yaml",
+    ];
+    let (doc, _) = replay(&["fixtures/demo/demo.pcap"], &args, "spec-prev");
+    let d = &doc["spec_diff"];
+    let zombies: Vec<String> = d["zombie"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|z| format!("{} {} {}", z["method"], z["path"], z["reason"]))
+        .collect();
+    // PUT of a v1 order and the orders of a user were documented in 2.2 and dropped in 2.3,
+    // and are still called; the product list is deprecated.
+    assert_eq!(
+        zombies,
+        [
+            r#""PUT" "/api/v1/orders/{orderId}" "removed""#,
+            r#""GET" "/api/v1/products" "deprecated""#,
+            r#""GET" "/api/v1/users/{userId}/orders" "removed""#
+        ]
+    );
+    assert_eq!(d["removed_operations"], 3);
+    assert_eq!(
+        d["operations"], 10,
+        "removed operations are not this revision's"
+    );
+    // A dropped operation nobody calls is neither a zombie nor an orphan.
+    assert!(!doc.to_string().contains("/coupons"));
+    // The same through `apitap diff` on an inventory written without a spec.
+    let inv = tmp("spec-prev-plain.json");
+    let out = apitap(&[
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().unwrap_or(""),
+        "fixtures/demo/demo.pcap",
+    ]);
+    assert!(out.status.success());
+    let mut diff_args = vec!["diff", "--format", "json"];
+    diff_args.extend_from_slice(&args);
+    diff_args.push(inv.to_str().unwrap_or(""));
+    let out = apitap(&diff_args);
+    assert_eq!(out.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["zombie"], d["zombie"]);
+    // --spec-previous needs --spec.
+    let out = apitap(&[
+        "replay",
+        "--spec-previous",
+        "fixtures/demo/shop-openapi-prev.yaml",
+        "fixtures/demo/demo.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //! resident memory (VmHWM, polled from /proc) is compared with a bound derived from the
 //! caps; the overflow must show in the counters.
 
+mod common;
+
+use common::{frame, Pcap};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -39,54 +41,6 @@ fn run_with_peak(args: &[&str]) -> (bool, u64) {
             return (st.success(), peak);
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn frame(
-    src: [u8; 4],
-    dst: [u8; 4],
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut tcp = Vec::with_capacity(20 + payload.len());
-    tcp.extend_from_slice(&sport.to_be_bytes());
-    tcp.extend_from_slice(&dport.to_be_bytes());
-    tcp.extend_from_slice(&seq.to_be_bytes());
-    tcp.extend_from_slice(&ack.to_be_bytes());
-    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    tcp.extend_from_slice(payload);
-    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&tcp);
-    f
-}
-
-struct Pcap(std::io::BufWriter<std::fs::File>, u64);
-impl Pcap {
-    fn create(p: &Path) -> Pcap {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(p).expect("pcap"));
-        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-            w.write_all(&v.to_le_bytes()).expect("write");
-        }
-        Pcap(w, 0)
-    }
-    /// A frame, 10 µs after the previous one.
-    fn put(&mut self, f: &[u8]) {
-        self.1 += 10;
-        let (s, us) = (1_700_000_000 + self.1 / 1_000_000, self.1 % 1_000_000);
-        for v in [s as u32, us as u32, f.len() as u32, f.len() as u32] {
-            self.0.write_all(&v.to_le_bytes()).expect("write");
-        }
-        self.0.write_all(f).expect("write");
     }
 }
 

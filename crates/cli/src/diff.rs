@@ -1,49 +1,39 @@
 //! `apitap diff --spec FILE inventory.json`: the inventory against a spec, for people and for
-//! CI gates. Exits 3 when shadow or zombie endpoints exist (1 and 2 stay errors and bad flags).
+//! CI gates. The inventory's state is judged again, exactly as `replay --spec` would have
+//! judged the traffic. Exits 3 when shadow or zombie endpoints exist (1 and 2 stay errors
+//! and bad flags).
 
 use anyhow::{Context, Result};
-use apitap_inventory::{judge, Spec};
-use serde_json::json;
+use apitap_inventory::{merge_documents, Document, Spec};
+use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
 
 /// Returns whether the inventory is clean (no shadow, no zombie).
-pub fn run(spec_path: &Path, inventory: &Path, json_out: bool) -> Result<bool> {
-    let text = std::fs::read_to_string(spec_path)
-        .with_context(|| format!("reading {}", spec_path.display()))?;
-    let spec = Spec::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", spec_path.display()))?;
+pub fn run(spec: &Spec, inventory: &Path, json_out: bool) -> Result<bool> {
     let doc = crate::output::read_inventory(inventory)?;
-    let (mut shadow, mut zombie, mut documented, mut superseded) =
-        (Vec::new(), Vec::new(), 0, Vec::new());
-    let mut matched = std::collections::BTreeSet::new();
-    for e in &doc.endpoints {
-        let v = judge(&spec, &e.method, &e.path);
-        let row = json!({"host": e.host, "method": e.method, "path": e.path, "hits": e.hits,
-                         "superseded_by": v.superseded_by.clone().or(e.superseded_by.clone())});
-        if let Some(p) = &v.spec_path {
-            matched.insert((e.method.to_ascii_uppercase(), p.clone()));
-        }
-        if row["superseded_by"].is_string() {
-            superseded.push(row.clone());
-        }
-        match v.status {
-            "documented" => documented += 1,
-            "zombie" => zombie.push(row),
-            _ => shadow.push(row),
-        }
-    }
-    let orphan: Vec<_> = spec
-        .ops
+    let name = inventory.display().to_string();
+    let (inv, capture, stats) =
+        merge_documents([(name.as_str(), &doc)]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let judged =
+        Document::build_with_spec(&inv, Some(spec), capture, stats, crate::replay::now_ns());
+    let d = judged.spec_diff.context("judging the inventory")?;
+    let superseded: Vec<Value> = judged
+        .endpoints
         .iter()
-        .filter(|o| !matched.contains(&(o.method.clone(), o.path.clone())))
-        .map(|o| json!({"method": o.method, "path": o.path, "deprecated": o.deprecated, "operation_id": o.operation_id}))
+        .filter_map(|e| {
+            let to = e.superseded_by.as_ref()?;
+            Some(
+                json!({"host": e.host, "method": e.method, "path": e.path, "hits": e.hits,
+                        "superseded_by": to}),
+            )
+        })
         .collect();
-    let clean = shadow.is_empty() && zombie.is_empty();
+    let clean = d.shadow.is_empty() && d.zombie.is_empty();
     let mut out = std::io::stdout().lock();
     if json_out {
-        let v = json!({"spec": {"title": spec.title, "format": spec.format, "operations": spec.ops.len()},
-                       "documented": documented, "shadow": shadow, "zombie": zombie, "orphan": orphan,
-                       "superseded": superseded});
+        let mut v = serde_json::to_value(&d)?;
+        v["superseded"] = Value::from(superseded);
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
         return Ok(clean);
@@ -51,33 +41,64 @@ pub fn run(spec_path: &Path, inventory: &Path, json_out: bool) -> Result<bool> {
     writeln!(
         out,
         "{} ({}): {} operations documented",
-        spec.title,
-        spec.format,
-        spec.ops.len()
+        d.title, d.format, d.operations
     )?;
+    if let Some(p) = &d.previous {
+        writeln!(
+            out,
+            "previous revision {p}: {} operations removed since",
+            d.removed_operations
+        )?;
+    }
     writeln!(
         out,
-        "{documented} observed endpoints documented, {} shadow, {} zombie, {} orphan operations",
-        shadow.len(),
-        zombie.len(),
-        orphan.len()
+        "{} observed endpoints documented, {} shadow, {} zombie, {} orphan operations, \
+         {} documented endpoints doing more than documented",
+        d.documented,
+        d.shadow.len(),
+        d.zombie.len(),
+        d.orphan.len(),
+        d.undocumented.len()
     )?;
     for (title, rows) in [
-        ("SHADOW (seen, not documented)", &shadow),
-        ("ZOMBIE (deprecated, still called)", &zombie),
+        ("SHADOW (seen, not documented)", &d.shadow),
+        ("ZOMBIE (deprecated or removed, still called)", &d.zombie),
     ] {
         if !rows.is_empty() {
             writeln!(out, "\n{title}")?;
-            for r in rows.iter() {
+            for r in rows {
+                let why = r
+                    .reason
+                    .as_deref()
+                    .map(|w| format!(", {w}"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "  {:<7} {}{}  ({} hits)",
-                    r["method"].as_str().unwrap_or(""),
-                    r["host"].as_str().unwrap_or(""),
-                    r["path"].as_str().unwrap_or(""),
-                    r["hits"]
+                    "  {:<7} {}{}  ({} hits{why})",
+                    r.method, r.host, r.path, r.hits
                 )?;
             }
+        }
+    }
+    if !d.undocumented.is_empty() {
+        writeln!(out, "\nUNDOCUMENTED PARAMETERS AND STATUS CODES")?;
+        for u in &d.undocumented {
+            let mut what = Vec::new();
+            if !u.query_params.is_empty() {
+                what.push(format!("query {}", u.query_params.join(", ")));
+            }
+            if !u.status_codes.is_empty() {
+                let codes: Vec<String> = u.status_codes.iter().map(u16::to_string).collect();
+                what.push(format!("status {}", codes.join(", ")));
+            }
+            writeln!(
+                out,
+                "  {:<7} {}{}  {}",
+                u.method,
+                u.host,
+                u.path,
+                what.join("; ")
+            )?;
         }
     }
     if !superseded.is_empty() {
@@ -92,20 +113,11 @@ pub fn run(spec_path: &Path, inventory: &Path, json_out: bool) -> Result<bool> {
             )?;
         }
     }
-    if !orphan.is_empty() {
+    if !d.orphan.is_empty() {
         writeln!(out, "\nORPHAN (documented, never seen)")?;
-        for o in &orphan {
-            writeln!(
-                out,
-                "  {:<7} {}{}",
-                o["method"].as_str().unwrap_or(""),
-                o["path"].as_str().unwrap_or(""),
-                if o["deprecated"] == true {
-                    "  (deprecated)"
-                } else {
-                    ""
-                }
-            )?;
+        for o in &d.orphan {
+            let dep = if o.deprecated { "  (deprecated)" } else { "" };
+            writeln!(out, "  {:<7} {}{dep}", o.method, o.path)?;
         }
     }
     Ok(clean)

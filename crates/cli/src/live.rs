@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(a: &CaptureArgs) -> Result<()> {
     let c = &a.common;
-    let spec = c.load_spec()?;
+    let spec = c.spec.load()?;
     let cfg = LiveConfig {
         iface: a.interface.clone(),
         bpf: a.bpf.clone(),

@@ -8,10 +8,12 @@
 mod diff;
 mod findings;
 mod live;
+mod merge;
 mod openapi;
 mod output;
 mod replay;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 /// Workers allocate many short-lived buffers per exchange (bodies, hits, records); mimalloc's
@@ -42,6 +44,57 @@ enum Command {
     /// Compare an inventory file with an OpenAPI description; exit 3 on shadow or zombie
     /// endpoints.
     Diff(DiffArgs),
+    /// Merge inventories from several sensors or days into one, as if their traffic had
+    /// been replayed together.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// Inventories written by `apitap replay`, `apitap capture` or `apitap merge`.
+    #[arg(required = true, value_name = "INVENTORY")]
+    inventories: Vec<PathBuf>,
+    /// Where to write the merged inventory ("-" for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// The API description to judge the traffic against.
+#[derive(Debug, Args)]
+struct SpecArgs {
+    /// An OpenAPI description (2.0, 3.0 or 3.1; JSON or YAML) to compare the traffic with:
+    /// endpoints become documented, shadow or zombie; unseen operations are orphans.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// The previous revision of that description: operations it documents and `--spec`
+    /// no longer does are zombies when still called.
+    #[arg(long, value_name = "FILE", requires = "spec")]
+    spec_previous: Option<PathBuf>,
+}
+
+impl SpecArgs {
+    /// The spec, with its previous revision folded in; errors name the file.
+    fn load(&self) -> anyhow::Result<Option<apitap_inventory::Spec>> {
+        let read = |p: &std::path::Path| -> anyhow::Result<apitap_inventory::Spec> {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            apitap_inventory::Spec::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        };
+        let Some(p) = &self.spec else {
+            return Ok(None);
+        };
+        let spec = read(p)?;
+        Ok(Some(match &self.spec_previous {
+            Some(old) => spec.with_previous(read(old)?),
+            None => spec,
+        }))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +102,9 @@ struct DiffArgs {
     /// The OpenAPI description (2.0, 3.0 or 3.1; JSON or YAML).
     #[arg(long, value_name = "FILE")]
     spec: PathBuf,
+    /// Its previous revision: operations dropped since then and still called are zombies.
+    #[arg(long, value_name = "FILE")]
+    spec_previous: Option<PathBuf>,
     /// An inventory written by `apitap replay` or `apitap capture`.
     #[arg(value_name = "INVENTORY")]
     inventory: PathBuf,
@@ -117,10 +173,8 @@ struct Common {
     /// Close TCP flows idle this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
-    /// An OpenAPI description (2.0, 3.0 or 3.1; JSON or YAML) to compare the traffic with:
-    /// endpoints become documented, shadow or zombie; unseen operations are orphans.
-    #[arg(long, value_name = "FILE")]
-    spec: Option<PathBuf>,
+    #[command(flatten)]
+    spec: SpecArgs,
     /// Which bodies get the full sensitive-data scan: "adaptive" scans the first exchange
     /// of each endpoint on each connection, one in 16 after it, and every body holding a
     /// field name or value anchor not seen there before; "all" scans every body.
@@ -162,18 +216,6 @@ struct CaptureArgs {
 }
 
 impl Common {
-    /// The spec given with `--spec`, parsed; errors name the file.
-    fn load_spec(&self) -> anyhow::Result<Option<apitap_inventory::Spec>> {
-        let Some(p) = &self.spec else {
-            return Ok(None);
-        };
-        let text =
-            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        apitap_inventory::Spec::parse(&text)
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-    }
-
     fn sensor_config(&self) -> apitap_sensor::SensorConfig {
         let mut cfg = apitap_sensor::SensorConfig::default();
         if let Some(t) = self.threads {
@@ -214,12 +256,24 @@ fn main() -> ExitCode {
         Command::Capture(a) => live::run(&a),
         Command::Openapi(a) => openapi::run(&a.inventory, &a.output),
         Command::Diff(a) => {
-            match diff::run(&a.spec, &a.inventory, matches!(a.format, Format::Json)) {
+            let spec = SpecArgs {
+                spec: Some(a.spec),
+                spec_previous: a.spec_previous,
+            };
+            let json = matches!(a.format, Format::Json);
+            match spec
+                .load()
+                .and_then(|s| diff::run(&s.context("a spec is required")?, &a.inventory, json))
+            {
                 Ok(true) => Ok(()),
                 Ok(false) => return ExitCode::from(3),
                 Err(e) => Err(e),
             }
         }
+        Command::Merge(a) => a
+            .spec
+            .load()
+            .and_then(|s| merge::run(&a.inventories, &a.output, s.as_ref(), a.quiet)),
         Command::Findings(a) => {
             use apitap_inventory::Severity;
             let min = match a.min_severity {

@@ -61,7 +61,7 @@ impl Progress {
 }
 
 pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
-    let spec = c.load_spec()?;
+    let spec = c.spec.load()?;
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let mut set = FileSet::open(&paths)?;
     for f in &set.files {

@@ -102,6 +102,15 @@ pub struct EndpointOut {
     pub response_schema: Option<serde_json::Value>,
     /// Against the spec given with `--spec`: `documented`, `shadow` or `zombie`; null without one.
     pub spec: Option<String>,
+    /// For a zombie: `deprecated`, or `removed` (documented only in `--spec-previous`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spec_reason: Option<String>,
+    /// Query parameters seen that the matched operation does not document.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub undocumented_query_params: Vec<String>,
+    /// Status codes returned that the matched operation does not document.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub undocumented_status_codes: Vec<u16>,
     /// The documented path this endpoint matched.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub spec_path: Option<String>,
@@ -137,6 +146,24 @@ pub struct Document {
     /// The comparison with the spec given with `--spec`; null without one.
     #[serde(default)]
     pub spec_diff: Option<crate::spec::SpecDiff>,
+    /// The mergeable state behind this document (`crate::state`), written on one line.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "one_line"
+    )]
+    pub state: Option<serde_json::Value>,
+}
+
+/// A JSON value written compactly even inside a pretty-printed document.
+fn one_line<S: serde::Serializer>(v: &Option<serde_json::Value>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error;
+    match v {
+        Some(v) => serde_json::value::RawValue::from_string(v.to_string())
+            .map_err(S::Error::custom)?
+            .serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointOut {
@@ -220,6 +247,9 @@ fn endpoint_out(host: &str, method: &str, path: &str, e: &Endpoint) -> EndpointO
         request_schema: e.request_schema.to_json_schema(),
         response_schema: e.response_schema.to_json_schema(),
         spec: None,
+        spec_reason: None,
+        undocumented_query_params: Vec::new(),
+        undocumented_status_codes: Vec::new(),
         spec_path: None,
         superseded_by: None,
     }
@@ -297,6 +327,7 @@ impl Document {
         mut stats: serde_json::Map<String, serde_json::Value>,
         now_ns: u64,
     ) -> Document {
+        let state = crate::state::encode(inv);
         let (keyed, diff, frozen) = match spec {
             Some(sp) => {
                 let (k, verdicts, diff) = crate::spec::apply(inv, sp);
@@ -311,12 +342,30 @@ impl Document {
         };
         let learned = crate::learn::learn(&keyed, &frozen);
         let merged = inv.endpoints.len() - learned.endpoints.len().min(inv.endpoints.len());
+        // The inventory's own counters, so that a merged document counts its own caps.
+        if let Some(serde_json::Value::Object(m)) = stats.get_mut("inventory") {
+            m.insert(
+                "endpoints".into(),
+                serde_json::json!(learned.endpoints.len()),
+            );
+            m.insert("merged_by_learning".into(), serde_json::json!(merged));
+            m.insert(
+                "endpoints_dropped".into(),
+                serde_json::json!(inv.endpoints_dropped),
+            );
+            m.insert("values_capped".into(), serde_json::json!(inv.values_capped));
+        }
+        if let Some(serde_json::Value::Object(m)) = stats.get_mut("dropped") {
+            m.remove("endpoints_dropped");
+            if inv.endpoints_dropped > 0 {
+                m.insert(
+                    "endpoints_dropped".into(),
+                    serde_json::json!(inv.endpoints_dropped),
+                );
+            }
+        }
         let inv = &learned;
         stats.insert("endpoints".into(), serde_json::json!(inv.endpoints.len()));
-        if let Some(serde_json::Value::Object(m)) = stats.get_mut("inventory") {
-            m.insert("endpoints".into(), serde_json::json!(inv.endpoints.len()));
-            m.insert("merged_by_learning".into(), serde_json::json!(merged));
-        }
         let mut unparsed: Vec<Unparsed> = inv
             .unparsed
             .iter()
@@ -347,7 +396,10 @@ impl Document {
                 if let Some(sp) = spec {
                     let v = crate::spec::judge(sp, m, p);
                     out.spec = Some(v.status.to_string());
+                    out.spec_reason = v.reason.map(String::from);
                     out.spec_path = v.spec_path;
+                    (out.undocumented_query_params, out.undocumented_status_codes) =
+                        sp.undocumented(m, p, e);
                     out.superseded_by = v.superseded_by;
                 }
                 out
@@ -375,12 +427,27 @@ impl Document {
                         method: e.method.clone(),
                         path: e.path.clone(),
                         hits: e.hits,
+                        reason: e.spec_reason.clone(),
                     })
                     .collect()
             };
             d.documented = refs("documented").len() as u64;
             d.shadow = refs("shadow");
             d.zombie = refs("zombie");
+            d.undocumented = endpoints
+                .iter()
+                .filter(|e| {
+                    !e.undocumented_query_params.is_empty()
+                        || !e.undocumented_status_codes.is_empty()
+                })
+                .map(|e| crate::spec::Undocumented {
+                    host: e.host.clone(),
+                    method: e.method.clone(),
+                    path: e.path.clone(),
+                    query_params: e.undocumented_query_params.clone(),
+                    status_codes: e.undocumented_status_codes.clone(),
+                })
+                .collect();
             d
         });
         let mut all_findings = findings(inv);
@@ -401,6 +468,7 @@ impl Document {
             encrypted_services,
             findings: all_findings,
             spec_diff,
+            state: Some(state),
         }
     }
 }

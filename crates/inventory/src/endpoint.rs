@@ -6,6 +6,7 @@ use crate::sketch::{hash64, Distinct};
 use crate::template::{host_of, split_target, template_path, ParamType};
 use apitap_http::{Exchange, TlsSeen, UnparsedStream};
 use apitap_pii::{Class, Confidence, Kind, Location, Scan};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -23,7 +24,7 @@ const MAX_ID_CLIENTS: usize = 16;
 pub const ENUMERATION_IDS: usize = 20;
 
 /// Sensitive values of one type at one place of an endpoint's exchanges.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PiiSeen {
     pub count: u64,
     pub confidence: Confidence,
@@ -69,7 +70,8 @@ pub fn is_public(ip: IpAddr) -> bool {
 }
 
 /// Everything known about one (host, method, path template).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Endpoint {
     pub hits: u64,
     pub status_codes: BTreeMap<u16, u64>,
@@ -91,6 +93,7 @@ pub struct Endpoint {
     /// finding counts values in these only).
     pub bodies_scanned: u64,
     /// Sensitive values by (type, location, field).
+    #[serde(with = "crate::state::entries")]
     pub pii: BTreeMap<(Kind, Location, String), PiiSeen>,
     /// Personal or financial types returned in a 2xx to a request without credentials.
     pub unauth_sensitive: BTreeSet<Kind>,
@@ -101,7 +104,7 @@ pub struct Endpoint {
     /// Distinct path-parameter values read per client (by client hash, smallest kept).
     pub ids_by_client: BTreeMap<u64, Distinct<ENUMERATION_IDS>>,
     /// Responses that show internal errors, by kind (stack trace, SQL error, ...).
-    pub error_leaks: BTreeMap<&'static str, u64>,
+    pub error_leaks: BTreeMap<String, u64>,
     /// Requests carrying a JWT whose algorithm is `none`.
     pub jwt_alg_none: u64,
     /// Structures of 2xx JSON responses (shape fingerprint -> count), at most 8.
@@ -185,7 +188,7 @@ impl Endpoint {
             self.ids_by_client.pop_last();
         }
         for (k, n) in &o.error_leaks {
-            *self.error_leaks.entry(k).or_default() += n;
+            *self.error_leaks.entry(k.clone()).or_default() += n;
         }
         self.jwt_alg_none += o.jwt_alg_none;
         for (sh, n) in &o.shapes {
@@ -310,13 +313,16 @@ pub struct Observed {
 const MAX_SERVICES: usize = 10_000;
 
 /// Endpoints keyed by (host, method, template), in a deterministic order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Inventory {
+    #[serde(with = "crate::state::entries")]
     pub endpoints: BTreeMap<(String, String, String), Endpoint>,
     /// TLS servers by `ip:port`.
     pub encrypted: BTreeMap<String, EncryptedService>,
     /// Non-HTTP streams by (server port, protocol guess): (streams, bytes).
-    pub unparsed: BTreeMap<(u16, &'static str), (u64, u64)>,
+    #[serde(with = "crate::state::entries")]
+    pub unparsed: BTreeMap<(u16, String), (u64, u64)>,
     /// TLS services or unparsed rows not kept because their table was full.
     pub services_dropped: u64,
     pub max_endpoints: usize,
@@ -472,7 +478,7 @@ impl Inventory {
             one.ids_by_client.insert(client, ids);
         }
         if let Some(e) = scan.error_leak {
-            one.error_leaks.insert(e, 1);
+            one.error_leaks.insert(e.to_string(), 1);
         }
         let ok = x
             .response
@@ -569,7 +575,7 @@ impl Inventory {
                 self.services_dropped += n;
                 continue;
             }
-            let e = self.unparsed.entry(*k).or_default();
+            let e = self.unparsed.entry(k.clone()).or_default();
             e.0 += n;
             e.1 += b;
         }

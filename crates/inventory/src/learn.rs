@@ -193,35 +193,14 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
             continue;
         };
         let mut e = e.clone();
-        // Parameters in template order: the classifier's keep their types; learned ones
-        // are strings. Names are renumbered id, id2, id3...
-        let mut old = e.path_params.iter();
-        let mut params = Vec::new();
-        let mut path = String::new();
-        for s in &segs[i] {
-            path.push('/');
-            if is_param(s) {
-                let ty = if s == "{}" {
-                    ParamType::Token
-                } else {
-                    old.next().map_or(ParamType::Token, |p| p.1)
-                };
-                let name = if params.is_empty() {
-                    "id".to_string()
-                } else {
-                    format!("id{}", params.len() + 1)
-                };
-                path.push_str(&format!("{{{name}}}"));
-                params.push((name, ty));
-            } else {
-                path.push_str(s);
-            }
-        }
-        if segs[i].is_empty() {
-            path = k.2.clone();
-        }
-        e.path_params = params;
-        let key = (k.0.clone(), k.1.clone(), path);
+        // A documented path keeps the spec's parameter names.
+        let key = if frozen.contains(*k) {
+            (*k).clone()
+        } else {
+            let (path, params) = renamed(&segs[i], &k.2, &e.path_params);
+            e.path_params = params;
+            (k.0.clone(), k.1.clone(), path)
+        };
         let mut capped = 0;
         out.endpoints
             .entry(key)
@@ -230,6 +209,42 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         out.values_capped += capped;
     }
     out
+}
+
+/// The path of learned segments `segs` (`k_path` when empty) and its parameters in
+/// template order: the classifier's keep their types, learned ones are strings; names are
+/// renumbered id, id2, id3...
+fn renamed(
+    segs: &[String],
+    k_path: &str,
+    old: &[(String, ParamType)],
+) -> (String, Vec<(String, ParamType)>) {
+    let mut old = old.iter();
+    let mut params = Vec::new();
+    let mut path = String::new();
+    for s in segs {
+        path.push('/');
+        if is_param(s) {
+            let ty = if s == "{}" {
+                ParamType::Token
+            } else {
+                old.next().map_or(ParamType::Token, |p| p.1)
+            };
+            let name = if params.is_empty() {
+                "id".to_string()
+            } else {
+                format!("id{}", params.len() + 1)
+            };
+            path.push_str(&format!("{{{name}}}"));
+            params.push((name, ty));
+        } else {
+            path.push_str(s);
+        }
+    }
+    if segs.is_empty() {
+        path = k_path.to_string();
+    }
+    (path, params)
 }
 
 #[cfg(test)]

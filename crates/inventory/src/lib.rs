@@ -7,6 +7,8 @@
 //!   commutative and associative (per-worker inventories merged at the end equal one).
 //! - Memory per endpoint is bounded (capped maps, counted overflow).
 //! - The document is versioned (`apitap_inventory`) and only grows additively.
+//! - The document carries its own mergeable state (the inventory before learning and the
+//!   spec), so documents merge exactly as the traffic behind them would (`state`).
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -18,6 +20,7 @@ mod schema;
 mod services;
 mod sketch;
 mod spec;
+mod state;
 pub mod template;
 
 pub use auth::{classify_auth, AuthKind};
@@ -31,4 +34,5 @@ pub use schema::SchemaAcc;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
 pub use spec::{judge, EndpointRef, Orphan, Spec, SpecDiff, Verdict};
+pub use state::{add_counters, merge_documents, STATE_VERSION};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 const MAX_PATHS: usize = 256;
 
 /// What the samples of one body (request or 2xx response) of an endpoint looked like.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SchemaAcc {
     pub samples: u64,
     /// path -> (types, formats, samples that had it)

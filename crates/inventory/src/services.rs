@@ -113,6 +113,6 @@ pub struct Unparsed {
     pub bytes: u64,
 }
 
-pub(crate) fn unparsed_key(u: &UnparsedStream) -> (u16, &'static str) {
-    (u.server.port(), u.guess.name())
+pub(crate) fn unparsed_key(u: &UnparsedStream) -> (u16, String) {
+    (u.server.port(), u.guess.name().to_string())
 }

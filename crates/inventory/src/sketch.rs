@@ -17,10 +17,22 @@ pub fn hash64(b: &[u8]) -> u64 {
 }
 
 /// Keeps `K` hashes; the estimate's relative error is about 1/sqrt(K-2) (13% for 64).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Distinct<const K: usize = 64> {
     /// Sorted, unique, at most `K`.
     mins: Vec<u64>,
+}
+
+/// Read back from a saved state: sorted, deduplicated and cut to `K` whatever the file holds.
+impl<'de, const K: usize> serde::Deserialize<'de> for Distinct<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut mins = Vec::<u64>::deserialize(d)?;
+        mins.sort_unstable();
+        mins.dedup();
+        mins.truncate(K);
+        Ok(Distinct { mins })
+    }
 }
 
 impl<const K: usize> Distinct<K> {

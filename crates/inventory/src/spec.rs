@@ -4,13 +4,16 @@
 //! **orphans** (never seen).
 //!
 //! Accepts Swagger 2.0 and OpenAPI 3.0/3.1, JSON or YAML. Only what the diff needs is read:
-//! servers / basePath, paths, methods, `deprecated`, `operationId`.
+//! servers / basePath, paths, methods, `deprecated`, `operationId`, query parameters (with
+//! local `$ref`s) and response status keys. Given the spec's previous revision
+//! ([`Spec::with_previous`]), operations it documented and the new one dropped are kept as
+//! *removed*: still called, they are zombies too.
 
-use crate::endpoint::Inventory;
+use crate::endpoint::{Endpoint, Inventory};
 use crate::template::ParamType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -35,6 +38,13 @@ pub struct SpecOp {
     pub path: String,
     pub deprecated: bool,
     pub operation_id: Option<String>,
+    /// Documented in the previous revision only (see [`Spec::with_previous`]).
+    pub removed: bool,
+    /// Documented query parameter names; `None` when an exploded object parameter
+    /// admits names the description does not list.
+    pub query: Option<BTreeSet<String>>,
+    /// Response keys: `200`, `4XX`, `default`.
+    pub responses: Vec<String>,
     segs: Vec<Seg>,
 }
 
@@ -44,7 +54,10 @@ pub struct Spec {
     pub title: String,
     /// `openapi` or `swagger` version string.
     pub format: String,
+    /// This revision's operations, then the removed ones of the previous revision.
     pub ops: Vec<SpecOp>,
+    /// `title (format)` of the previous revision, when one was given.
+    pub previous: Option<String>,
 }
 
 /// The diff, in the document's `spec_diff`.
@@ -58,10 +71,30 @@ pub struct SpecDiff {
     pub documented: u64,
     /// Observed, not documented.
     pub shadow: Vec<EndpointRef>,
-    /// Documented as deprecated, still called.
+    /// Documented as deprecated, or dropped since the previous revision, still called.
     pub zombie: Vec<EndpointRef>,
     /// Documented, never seen.
     pub orphan: Vec<Orphan>,
+    /// Documented endpoints called with query parameters or answered with status codes
+    /// that their operation does not document.
+    #[serde(default)]
+    pub undocumented: Vec<Undocumented>,
+    /// The previous revision given with `--spec-previous`: `title (format)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub previous: Option<String>,
+    /// Operations of the previous revision that this one no longer documents.
+    #[serde(default)]
+    pub removed_operations: u64,
+}
+
+/// What a documented endpoint does beyond its documentation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undocumented {
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub query_params: Vec<String>,
+    pub status_codes: Vec<u16>,
 }
 
 /// An observed endpoint named in the diff.
@@ -71,6 +104,9 @@ pub struct EndpointRef {
     pub method: String,
     pub path: String,
     pub hits: u64,
+    /// For a zombie: `deprecated`, or `removed` (absent from the newer revision).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
 }
 
 /// A documented operation that no traffic reached.
@@ -88,6 +124,8 @@ pub struct Orphan {
 pub struct Verdict {
     /// `documented`, `shadow` or `zombie`.
     pub status: &'static str,
+    /// For a zombie: `deprecated` or `removed`.
+    pub reason: Option<&'static str>,
     /// The documented path it matched.
     pub spec_path: Option<String>,
     /// For an old version: the documented path that replaced it.
@@ -202,11 +240,17 @@ impl Spec {
             .ok_or("no `paths` object")?;
         let mut ops = Vec::new();
         for (p, item) in paths {
-            let Some(item) = item.as_object() else {
+            let Some(item) = resolve(&v, item).as_object() else {
                 continue;
             };
             for m in METHODS {
                 let Some(op) = item.get(m) else { continue };
+                let query = query_names(&v, [item.get("parameters"), op.get("parameters")]);
+                let responses: Vec<String> = op
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .map(|r| r.keys().map(|k| k.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
                 for b in &bases {
                     let path = format!("{b}{p}");
                     let segs = path
@@ -225,6 +269,9 @@ impl Spec {
                             .get("operationId")
                             .and_then(Value::as_str)
                             .map(String::from),
+                        removed: false,
+                        query: query.clone(),
+                        responses: responses.clone(),
                         segs,
                     });
                 }
@@ -233,11 +280,81 @@ impl Spec {
         if ops.is_empty() {
             return Err("the description documents no operation".into());
         }
-        Ok(Spec { title, format, ops })
+        Ok(Spec {
+            title,
+            format,
+            ops,
+            previous: None,
+        })
+    }
+
+    /// Keep the operations `old` documented and this revision does not (same method and
+    /// path shape, parameter names aside) as removed ones.
+    pub fn with_previous(mut self, old: Spec) -> Spec {
+        let shape = |o: &SpecOp| -> (String, Vec<String>) {
+            let segs = o.segs.iter().map(|s| match s {
+                Seg::Lit(l) => l.clone(),
+                Seg::Param { prefix, suffix, .. } => format!("{prefix}{{}}{suffix}"),
+            });
+            (o.method.clone(), segs.collect())
+        };
+        let current: BTreeSet<_> = self.ops.iter().map(shape).collect();
+        let mut seen = BTreeSet::new();
+        for mut op in old.ops {
+            let k = shape(&op);
+            if !current.contains(&k) && seen.insert(k) {
+                op.removed = true;
+                self.ops.push(op);
+            }
+        }
+        self.previous = Some(format!("{} ({})", old.title, old.format));
+        self
+    }
+
+    /// Documented operations of this revision.
+    pub fn current(&self) -> impl Iterator<Item = &SpecOp> {
+        self.ops.iter().filter(|o| !o.removed)
+    }
+
+    /// What an endpoint matched to a documented operation does that the operation does
+    /// not document: query parameter names, status codes. Empty when it matches none.
+    pub fn undocumented(&self, method: &str, path: &str, e: &Endpoint) -> (Vec<String>, Vec<u16>) {
+        let Some(op) = self.find(method, path) else {
+            return (Vec::new(), Vec::new());
+        };
+        let params = match &op.query {
+            None => Vec::new(),
+            Some(names) => e
+                .query_params
+                .keys()
+                .filter(|n| {
+                    // `filter[status]` (deepObject) and `ids[]` belong to `filter` and `ids`.
+                    let base = n.split('[').next().unwrap_or(n);
+                    !names.contains(n.as_str()) && !names.contains(base)
+                })
+                .cloned()
+                .collect(),
+        };
+        let documented = |code: u16| {
+            let c = code.to_string();
+            op.responses.iter().any(|k| {
+                k == "DEFAULT" || *k == c || (k.len() == 3 && k.ends_with("XX") && k[..1] == c[..1])
+            })
+        };
+        let codes = if op.responses.is_empty() {
+            Vec::new()
+        } else {
+            e.status_codes
+                .keys()
+                .copied()
+                .filter(|c| !documented(*c))
+                .collect()
+        };
+        (params, codes)
     }
 
     /// The documented operation an observed (method, template) is, the most specific one
-    /// (most literal segments matched literally).
+    /// (most literal segments matched literally); ones of this revision win ties.
     fn find(&self, method: &str, path: &str) -> Option<&SpecOp> {
         let obs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let mut best: Option<(usize, &SpecOp)> = None;
@@ -267,6 +384,64 @@ impl Spec {
     }
 }
 
+/// `$ref`s followed within the document, at most 8 deep; anything else is itself.
+fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            return v;
+        };
+        let Some(ptr) = r.strip_prefix('#') else {
+            return v;
+        };
+        match root.pointer(ptr) {
+            Some(t) => v = t,
+            None => return v,
+        }
+    }
+    v
+}
+
+/// The query parameter names of an operation, path-level parameters included; `None` when
+/// an object parameter exploded into names the description does not list.
+fn query_names<'a>(root: &'a Value, lists: [Option<&'a Value>; 2]) -> Option<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for p in lists
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+    {
+        let p = resolve(root, p);
+        if p.get("in").and_then(Value::as_str) != Some("query") {
+            continue;
+        }
+        let Some(name) = p.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        names.insert(name.to_string());
+        let schema = p.get("schema").map(|s| resolve(root, s));
+        let object = schema.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("object");
+        let style = p.get("style").and_then(Value::as_str).unwrap_or("form");
+        let explode = p
+            .get("explode")
+            .and_then(Value::as_bool)
+            .unwrap_or(style == "form");
+        if object && style == "form" && explode {
+            let props = schema
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object);
+            let extra = schema
+                .and_then(|s| s.get("additionalProperties"))
+                .is_some_and(|a| a != &Value::Bool(false));
+            match props {
+                Some(ps) if !extra => names.extend(ps.keys().cloned()),
+                _ => return None,
+            }
+        }
+    }
+    Some(names)
+}
+
 /// `v3` -> 3
 fn version_of(seg: &str) -> Option<u32> {
     let rest = seg.strip_prefix('v').or_else(|| seg.strip_prefix('V'))?;
@@ -284,7 +459,7 @@ fn newer_version<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a Spe
             let ws = format!("v{w}");
             alt[i] = &ws;
             if let Some(op) = spec.find(method, &alt.join("/")) {
-                if !op.deprecated && best.is_none_or(|(b, _)| w > b) {
+                if !op.deprecated && !op.removed && best.is_none_or(|(b, _)| w > b) {
                     best = Some((w, op));
                 }
             }
@@ -300,16 +475,24 @@ fn newer_version<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a Spe
 pub fn judge(spec: &Spec, method: &str, path: &str) -> Verdict {
     match spec.find(method, path) {
         Some(op) => Verdict {
-            status: if op.deprecated {
+            status: if op.deprecated || op.removed {
                 "zombie"
             } else {
                 "documented"
+            },
+            reason: if op.removed {
+                Some("removed")
+            } else if op.deprecated {
+                Some("deprecated")
+            } else {
+                None
             },
             spec_path: Some(op.path.clone()),
             superseded_by: newer_version(spec, method, path).map(|n| n.path.clone()),
         },
         None => Verdict {
             status: "shadow",
+            reason: None,
             spec_path: None,
             superseded_by: newer_version(spec, method, path).map(|n| n.path.clone()),
         },
@@ -355,10 +538,12 @@ pub fn apply(
     let mut diff = SpecDiff {
         title: spec.title.clone(),
         format: spec.format.clone(),
-        operations: spec.ops.len() as u64,
+        operations: spec.current().count() as u64,
+        previous: spec.previous.clone(),
+        removed_operations: spec.ops.iter().filter(|o| o.removed).count() as u64,
         ..SpecDiff::default()
     };
-    for op in &spec.ops {
+    for op in spec.current() {
         if !seen_ops.contains(&(op.method.clone(), op.path.clone())) {
             diff.orphan.push(Orphan {
                 method: op.method.clone(),
@@ -446,5 +631,77 @@ mod tests {
         );
         assert_eq!(judge(&s, "GET", "/v3/users/{id}").status, "documented");
         assert_eq!(judge(&s, "POST", "/v3/users/{id}").status, "shadow");
+    }
+
+    #[test]
+    fn undocumented_query_parameters_and_status_codes() {
+        let j = r##"{"openapi":"3.0.3","components":{
+              "parameters":{"Limit":{"name":"limit","in":"query","schema":{"type":"integer"}}},
+              "schemas":{"Page":{"type":"object","properties":{"page":{},"size":{}}}}},
+            "paths":{
+              "/items":{"parameters":[{"$ref":"#/components/parameters/Limit"}],
+                "get":{"parameters":[
+                    {"name":"filter","in":"query","style":"deepObject","schema":{"type":"object"}},
+                    {"name":"ids[]","in":"query"},
+                    {"name":"paging","in":"query","schema":{"$ref":"#/components/schemas/Page"}},
+                    {"name":"X-Trace","in":"header"}],
+                  "responses":{"200":{},"4XX":{}}}},
+              "/free":{"get":{"parameters":[{"name":"q","in":"query",
+                  "schema":{"type":"object","additionalProperties":true}}],
+                  "responses":{"200":{},"default":{}}}}}}"##;
+        let s = Spec::parse(j).expect("spec");
+        let mut e = Endpoint::default();
+        for q in [
+            "limit",
+            "filter[status]",
+            "ids[]",
+            "page",
+            "size",
+            "debug",
+            "X-Trace",
+        ] {
+            e.query_params.insert(q.into(), 1);
+        }
+        for c in [200, 404, 429, 500, 302] {
+            e.status_codes.insert(c, 1);
+        }
+        // Path-level $ref, deepObject brackets, arrays, exploded object properties are
+        // documented; a header is not a query parameter.
+        assert_eq!(
+            s.undocumented("GET", "/items", &e),
+            (vec!["X-Trace".to_string(), "debug".into()], vec![302, 500])
+        );
+        // An exploded free-form object admits any name; `default` documents every status.
+        assert_eq!(s.undocumented("GET", "/free", &e), (vec![], vec![]));
+        // Nothing to say about an endpoint the spec does not document.
+        assert_eq!(s.undocumented("GET", "/other", &e), (vec![], vec![]));
+    }
+
+    #[test]
+    fn the_previous_revision_adds_removed_operations_only() {
+        let new = Spec::parse(r#"{"openapi":"3.1.0","paths":{"/a/{x}":{"get":{}}}}"#).expect("new");
+        let old = Spec::parse(
+            r#"{"swagger":"2.0","paths":{"/a/{id}":{"get":{},"delete":{}},"/b":{"get":{}}}}"#,
+        )
+        .expect("old");
+        let s = new.with_previous(old);
+        // Renaming a parameter does not remove an operation.
+        let removed: Vec<(String, String)> = s
+            .ops
+            .iter()
+            .filter(|o| o.removed)
+            .map(|o| (o.method.clone(), o.path.clone()))
+            .collect();
+        assert_eq!(
+            removed,
+            [
+                ("DELETE".into(), "/a/{id}".into()),
+                ("GET".into(), "/b".into())
+            ]
+        );
+        assert_eq!(judge(&s, "GET", "/a/{id}").status, "documented");
+        let v = judge(&s, "DELETE", "/a/{id}");
+        assert_eq!((v.status, v.reason), ("zombie", Some("removed")));
+        assert_eq!(s.current().count(), 1);
     }
 }

@@ -7,7 +7,10 @@ pub use apitap_http::split_target;
 use std::net::SocketAddr;
 
 /// The inferred type of a path parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ParamType {
     Integer,
     Uuid,

@@ -1,0 +1,97 @@
+//! Capture building shared by the integration tests: Ethernet/IPv4/TCP frames and a pcap
+//! writer with microsecond timestamps.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+
+/// One Ethernet/IPv4/TCP frame (no checksums: mirrors carry offloaded ones, apitap ignores them).
+#[allow(clippy::too_many_arguments)]
+pub fn frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut tcp = Vec::with_capacity(20 + payload.len());
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend_from_slice(payload);
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&tcp);
+    f
+}
+
+/// A classic pcap file (Ethernet, microseconds) written frame by frame.
+pub struct Pcap(std::io::BufWriter<std::fs::File>, u64);
+
+impl Pcap {
+    pub fn create(p: &Path) -> Pcap {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p).expect("pcap"));
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            w.write_all(&v.to_le_bytes()).expect("write");
+        }
+        Pcap(w, 0)
+    }
+
+    /// A frame, 10 µs after the previous one.
+    pub fn put(&mut self, f: &[u8]) {
+        self.put_at(self.1 + 10, f);
+    }
+
+    /// A frame `us` microseconds after the first second of 2023-11-14 22:13:20 UTC.
+    pub fn put_at(&mut self, us: u64, f: &[u8]) {
+        self.1 = us;
+        let (s, us) = (1_700_000_000 + us / 1_000_000, us % 1_000_000);
+        for v in [s as u32, us as u32, f.len() as u32, f.len() as u32] {
+            self.0.write_all(&v.to_le_bytes()).expect("write");
+        }
+        self.0.write_all(f).expect("write");
+    }
+}
+
+/// The frames of one TCP connection carrying `pairs` (request, response) in turn: handshake,
+/// data in segments of at most 1400 bytes, FIN from both sides.
+pub fn connection(
+    (client, cport): ([u8; 4], u16),
+    (server, sport): ([u8; 4], u16),
+    pairs: &[(Vec<u8>, Vec<u8>)],
+) -> Vec<Vec<u8>> {
+    let mut seq = [1000u32, 5000u32];
+    let mut frames = Vec::new();
+    let mut pkt = |dir: usize, flags: u8, payload: &[u8]| {
+        let f = if dir == 0 {
+            frame(client, server, cport, sport, seq[0], seq[1], flags, payload)
+        } else {
+            frame(server, client, sport, cport, seq[1], seq[0], flags, payload)
+        };
+        seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
+        frames.push(f);
+    };
+    pkt(0, 0x02, b"");
+    pkt(1, 0x12, b"");
+    pkt(0, 0x10, b"");
+    for (q, r) in pairs {
+        for ch in q.chunks(1400) {
+            pkt(0, 0x18, ch);
+        }
+        for ch in r.chunks(1400) {
+            pkt(1, 0x18, ch);
+        }
+    }
+    pkt(0, 0x11, b"");
+    pkt(1, 0x11, b"");
+    frames
+}
