@@ -176,7 +176,7 @@ impl Totals {
             "lenient_heads": h.lenient_heads, "bad_heads": h.bad_heads,
             "bad_content_length": h.bad_content_length, "bad_chunks": h.bad_chunks,
             "cl_te_conflicts": h.cl_te_conflicts, "body_bytes_not_kept": h.body_bytes_not_kept,
-            "pending_overflow": h.pending_overflow,
+            "pending_overflow": h.pending_overflow, "sniff_budget_exhausted": h.sniff_budget_exhausted,
             "content_decoding": {
                 "decoded": h.decoded_bodies, "errors": h.decode_errors, "output_limit": h.decode_limit,
                 "bombs": h.decode_bombs, "unsupported": h.decode_unsupported, "too_many_layers": h.decode_too_deep,
