@@ -1,16 +1,29 @@
 //! Learned templating: segments that the stateless classifier kept literal (slugs, names:
-//! `/users/alice`, `/repos/octo/hello-world/issues`) become parameters when many distinct
-//! values sit at the same position under the same prefix and their endpoints return the
-//! same kind of object (the same JSON response shape).
+//! `/users/alice`, `/repos/octo/hello-world/issues`) become parameters, decided by
+//! cardinality, sub-paths and response shape, position by position from the left.
 //!
 //! It runs on the merged inventory, so it sees all traffic and its result does not depend
-//! on thread count or packet order. Rules, in order of precedence:
-//! - constants beat parameters: where the classifier already found a parameter at that
-//!   position (`/users/{id}`), literal siblings (`/users/me`) stay;
-//! - common words of API paths (`me`, `search`, `settings`...) and versions stay;
-//! - endpoints without a JSON 2xx response (no shape) are never merged: two documented
-//!   operations must not become one;
-//! - at least [`MIN_VALUES`] distinct values of one shape are needed.
+//! on thread count or packet order. For each (host, prefix) node and position, across
+//! methods and path lengths:
+//! - **values come and go**: at least 8 distinct literals, 60% of them seen at most twice,
+//!   make a value position, shape or not (a `DELETE` answering 204 has none); literals
+//!   called at most twice the median join, busier ones join when they lead to the same
+//!   sub-paths as the others (80% of theirs, at least two) and answer alike there, so
+//!   `/gists/public` beside `/gists/{id}` stays;
+//! - **same kind of object**: per method and length, at least [`MIN_VALUES`] distinct
+//!   literals whose 2xx JSON responses describe the same object (or that answer like the
+//!   classifier's parameters there) become a parameter; right after a parameter, literals
+//!   each called many times must be 12 unless they share sub-paths (`/invoices/{id}/pay`,
+//!   `/void`, `/send` are actions, not values);
+//! - **consistency veto**: literals that, with the same method and rest of path, answer
+//!   different kinds of object (`GET /v1/customers/{id}` and `GET /v1/coupons/{id}`) are
+//!   names, whatever else they share;
+//! - below a literal left at a value position (a value that did not make it), counts alone
+//!   decide nothing: one object's traffic is too thin to tell values from names;
+//! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
+//!
+//! `bench/specf1.py` measures endpoint F1 on traffic generated from real OpenAPI
+//! descriptions; docs/inventory.md has the figures.
 
 use crate::endpoint::Inventory;
 use crate::template::ParamType;
@@ -78,17 +91,33 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         .map(|(_, _, p)| p.split('/').skip(1).map(String::from).collect())
         .collect();
     // What each endpoint returns: the leaf paths of its 2xx JSON responses.
-    let shapes: Vec<Option<BTreeSet<&str>>> = keys
+    // What each endpoint returns: the leaf paths of its 2xx JSON responses (`leaves`), and
+    // its shape when they are enough to describe an object (`shapes`).
+    let leaves: Vec<BTreeSet<&str>> = keys
         .iter()
         .map(|k| {
-            let e = inv.endpoints.get(*k)?;
-            let paths: BTreeSet<&str> =
-                e.response_schema.paths.keys().map(String::as_str).collect();
-            (paths.len() >= MIN_PATHS).then_some(paths)
+            inv.endpoints.get(*k).map_or_else(BTreeSet::new, |e| {
+                e.response_schema.paths.keys().map(String::as_str).collect()
+            })
         })
+        .collect();
+    let shapes: Vec<Option<BTreeSet<&str>>> = leaves
+        .iter()
+        .map(|p| (p.len() >= MIN_PATHS).then(|| p.clone()))
+        .collect();
+    // The segments as observed, to follow a value across rounds once it is learned.
+    let orig: Vec<Vec<&str>> = keys
+        .iter()
+        .map(|k| k.2.split('/').skip(1).collect())
+        .collect();
+    let hits: Vec<u64> = keys
+        .iter()
+        .map(|k| inv.endpoints.get(*k).map_or(0, |e| e.hits))
         .collect();
     let constant = |v: &str| CONSTANTS.contains(&v.to_ascii_lowercase().as_str()) || is_version(v);
     let mut learned_any = false;
+    // (host, prefix, position) where values come and go (see `Node::value_position`).
+    let mut value_nodes: BTreeSet<(String, String, usize)> = BTreeSet::new();
     // Positions left to right: a parameter learned at one position aligns the next.
     // Deeper positions are not learned (bounds the work at endpoints x MAX_DEPTH).
     let depth = segs.iter().map(Vec::len).max().unwrap_or(0).min(MAX_DEPTH);
@@ -97,85 +126,143 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
     for _round in 0..ROUNDS {
         let before = learned_count(&segs);
         for pos in 0..depth {
-            // (host, method, length, prefix) -> members
-            let mut groups: BTreeMap<(&str, &str, usize, String), Vec<usize>> = BTreeMap::new();
+            let node_of =
+                |i: usize| -> (&str, String) { (keys[i].0.as_str(), norm_prefix(&segs[i], pos)) };
+            // A literal left at a place where values come and go is a value that did not
+            // make it (yet); below it the traffic of one object is too thin to tell values
+            // from names.
+            let thin = |i: usize| {
+                (0..pos).any(|q| {
+                    !is_param(&segs[i][q])
+                        && value_nodes.contains(&(keys[i].0.clone(), norm_prefix(&segs[i], q), q))
+                })
+            };
+            let eligible = |i: usize| -> bool {
+                let v = segs[i][pos].as_str();
+                !is_param(v) && !frozen.contains(keys[i]) && !constant(v)
+            };
+            // Each endpoint's literal value at `pos`, learned or not; None for classifier
+            // parameters, documented endpoints and constants.
+            let val: Vec<Option<&str>> = (0..segs.len())
+                .map(|i| {
+                    let s = segs[i].get(pos)?.as_str();
+                    let v = if s == "{}" { *orig[i].get(pos)? } else { s };
+                    (!is_param(v) && !frozen.contains(keys[i]) && !constant(v)).then_some(v)
+                })
+                .collect();
+            // The node view: every endpoint under (host, prefix) with a segment at `pos`,
+            // whatever its method and length.
+            let mut nodes: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
             for (i, s) in segs.iter().enumerate() {
-                if !keys[i].2.starts_with('/') || s.len() <= pos {
-                    continue;
-                }
-                let prefix = s[..pos].join("/");
-                groups
-                    .entry((keys[i].0.as_str(), keys[i].1.as_str(), s.len(), prefix))
-                    .or_default()
-                    .push(i);
-            }
-            for members in groups.values() {
-                let candidates: Vec<usize> = members
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let v = segs[i][pos].as_str();
-                        !is_param(v)
-                            && !frozen.contains(keys[i])
-                            && !constant(v)
-                            && shapes[i].is_some()
-                    })
-                    .take(MAX_CANDIDATES)
-                    .collect();
-                if candidates.is_empty() {
-                    continue;
-                }
-                let params: Vec<usize> = members
-                    .iter()
-                    .copied()
-                    .filter(|&i| is_param(&segs[i][pos]))
-                    .collect();
-                let mut hit = Vec::new();
-                if !params.is_empty() {
-                    // Where the classifier found parameters here, literals that return the same
-                    // kind of object are values it did not recognise (`cus_GOamkFFwKflSu2`
-                    // beside `cus_9a8F7d6E5c4B`); the others are constants (`/users/me` with its
-                    // own shape, `/search`).
-                    let mut union: BTreeSet<&str> = BTreeSet::new();
-                    for &i in &params {
-                        if let Some(p) = &shapes[i] {
-                            union.extend(p.iter().copied());
-                        }
-                    }
-                    for &i in &candidates {
-                        if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
-                            hit.push(i);
-                        }
-                    }
-                } else {
-                    // Clusters of literals returning the same kind of object; a cluster of at
-                    // least MIN_VALUES distinct values is a parameter.
-                    let mut clusters: Vec<(BTreeSet<&str>, Vec<usize>)> = Vec::new();
-                    for &i in &candidates {
-                        let Some(p) = &shapes[i] else { continue };
-                        let room = clusters.len() < MAX_CLUSTERS;
-                        match clusters.iter_mut().find(|(u, _)| similar(p, u)) {
-                            Some((u, m)) => {
-                                u.extend(p.iter().copied());
-                                m.push(i);
-                            }
-                            None if room => clusters.push((p.clone(), vec![i])),
-                            None => {}
-                        }
-                    }
-                    for (_, m) in clusters {
-                        let distinct: BTreeSet<&str> =
-                            m.iter().map(|&i| segs[i][pos].as_str()).collect();
-                        if distinct.len() >= MIN_VALUES {
-                            hit.extend(m);
-                        }
-                    }
-                }
-                for i in hit {
-                    segs[i][pos] = "{}".into();
-                    learned_any = true;
+                if keys[i].2.starts_with('/') && s.len() > pos {
+                    nodes.entry(node_of(i)).or_default().push(i);
                 }
             }
+            let mut hit: Vec<usize> = Vec::new();
+            let mut new_value_nodes = Vec::new();
+            for members in nodes.values() {
+                let view = Node::new(members, &val, &hits);
+                // Members by literal value, so that each value is looked at once.
+                let mut by_value: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+                for &i in members {
+                    if let Some(v) = val[i] {
+                        by_value.entry(v).or_default().push(i);
+                    }
+                }
+                // Values that only ever came once or twice, many of them: a parameter
+                // position, shape or not. Otherwise the parameters already there (from the
+                // classifier or an earlier round) are the reference.
+                let thin_node = members.first().is_some_and(|&i| thin(i));
+                let base: BTreeSet<&str> = match view.value_position() {
+                    Some(cap) if !thin_node => {
+                        let light: BTreeSet<&str> = view
+                            .hits
+                            .iter()
+                            .filter(|(_, h)| **h <= cap)
+                            .map(|(v, _)| *v)
+                            .collect();
+                        if consistent(&light, members, pos, &val, &segs, &leaves, &keys) {
+                            light
+                        } else {
+                            BTreeSet::new()
+                        }
+                    }
+                    _ => BTreeSet::new(),
+                };
+                let mut vals = base.clone();
+                if !base.is_empty() {
+                    if let Some(&i) = members.first() {
+                        new_value_nodes.push((keys[i].0.clone(), norm_prefix(&segs[i], pos), pos));
+                    }
+                }
+                if !base.is_empty() {
+                    // Busier values join when they lead where the others lead and answer
+                    // alike there: `alice`, called ten times, beside `bob-17` and `carol-3`;
+                    // `/gists/public` beside `/gists/{id}` stays.
+                    // Next segments that follow several values are names (`issues`); the
+                    // others are values of the next position, not learned yet.
+                    let mut next_vals: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+                    for (v, ms) in &by_value {
+                        for s in ms.iter().filter_map(|&i| segs[i].get(pos + 1)) {
+                            next_vals.entry(s.as_str()).or_default().insert(v);
+                        }
+                    }
+                    let names: BTreeSet<&str> = next_vals
+                        .into_iter()
+                        .filter(|(_, vs)| vs.len() >= 2)
+                        .map(|(n, _)| n)
+                        .collect();
+                    let like =
+                        Continuations::of(&base, &names, members, pos, &val, &segs, &leaves, &keys);
+                    for (v, ms) in &by_value {
+                        if !base.contains(v) && like.admits(ms, pos, &segs, &leaves, &keys) {
+                            vals.insert(v);
+                        }
+                    }
+                }
+                for v in &vals {
+                    hit.extend(by_value.get(v).into_iter().flatten());
+                }
+                // Values returning the same kind of object, per method and length.
+                let mut groups: BTreeMap<(&str, usize), Vec<usize>> = BTreeMap::new();
+                for &i in members {
+                    groups
+                        .entry((keys[i].1.as_str(), segs[i].len()))
+                        .or_default()
+                        .push(i);
+                }
+                for group in groups.values() {
+                    let found = by_shape(group, pos, &segs, &shapes, &eligible);
+                    let vals: BTreeSet<&str> =
+                        found.iter().map(|&i| segs[i][pos].as_str()).collect();
+                    // Right after a parameter, values seen many times each look like the
+                    // actions or sub-resources of one object (`/invoices/{id}/pay`,
+                    // `/void`, `/send`...): they need more of them, unless they share
+                    // sub-paths as values of one parameter do (`/repos/{owner}/hello/pulls`,
+                    // `/repos/{owner}/infra/pulls`).
+                    let after_param =
+                        pos > 0 && group.first().is_some_and(|&i| is_param(&segs[i][pos - 1]));
+                    let mut below: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+                    for (v, ms) in by_value.iter().filter(|(v, _)| vals.contains(*v)) {
+                        for s in ms.iter().filter_map(|&i| segs[i].get(pos + 1)) {
+                            below.entry(s.as_str()).or_default().insert(v);
+                        }
+                    }
+                    let shared_below = below.values().any(|vs| vs.len() >= 2);
+                    let heavy = after_param && !shared_below && view.median_of(&vals) > 2;
+                    if (heavy && vals.len() < MIN_HEAVY_VALUES)
+                        || !consistent(&vals, members, pos, &val, &segs, &leaves, &keys)
+                    {
+                        continue;
+                    }
+                    hit.extend(found);
+                }
+            }
+            for i in hit {
+                segs[i][pos] = "{}".into();
+                learned_any = true;
+            }
+            value_nodes.extend(new_value_nodes);
         }
         if learned_count(&segs) == before {
             break;
@@ -209,6 +296,276 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         out.values_capped += capped;
     }
     out
+}
+
+/// Distinct values a position needs, when each was seen many times, before a shape makes
+/// them a parameter.
+const MIN_HEAVY_VALUES: usize = 12;
+/// Distinct values a position needs for their counts alone to make it a parameter.
+const MIN_LIGHT_VALUES: usize = 8;
+
+/// The literal values at one position under one (host, prefix), across methods and
+/// lengths, with the requests that carried each.
+struct Node<'a> {
+    hits: BTreeMap<&'a str, u64>,
+}
+
+impl<'a> Node<'a> {
+    fn new(members: &[usize], val: &[Option<&'a str>], hits: &[u64]) -> Node<'a> {
+        let mut h: BTreeMap<&str, u64> = BTreeMap::new();
+        for &i in members {
+            if let Some(v) = val[i] {
+                *h.entry(v).or_default() += hits[i];
+            }
+        }
+        Node { hits: h }
+    }
+
+    /// A position where values come and go: at least [`MIN_LIGHT_VALUES`] of them and most
+    /// (60%) seen at most twice. Static names (`/v1/customers`, `/v1/invoices`) are each
+    /// called by every request to the operations under them. Returns the count up to which
+    /// a value belongs to the parameter: twice the median, at least 2; busier names stay.
+    fn value_position(&self) -> Option<u64> {
+        let n = self.hits.len();
+        let light = self.hits.values().filter(|h| **h <= 2).count();
+        (n >= MIN_LIGHT_VALUES && light * 10 >= n * 6)
+            .then(|| (2 * self.median_of(&self.hits.keys().copied().collect())).max(2))
+    }
+
+    /// The median count of `vals`.
+    fn median_of(&self, vals: &BTreeSet<&str>) -> u64 {
+        let mut c: Vec<u64> = vals
+            .iter()
+            .filter_map(|v| self.hits.get(v).copied())
+            .collect();
+        c.sort_unstable();
+        c.get(c.len() / 2).copied().unwrap_or(0)
+    }
+}
+
+/// Endpoints of one (host, prefix, method, length) group whose value at `pos` is a
+/// parameter by response shape: where the classifier already found parameters there,
+/// literals returning the same kind of object (values it did not recognise); elsewhere
+/// clusters of at least [`MIN_VALUES`] distinct values returning the same kind of object.
+fn by_shape(
+    members: &[usize],
+    pos: usize,
+    segs: &[Vec<String>],
+    shapes: &[Option<BTreeSet<&str>>],
+    eligible: &dyn Fn(usize) -> bool,
+) -> Vec<usize> {
+    let candidates: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| eligible(i) && shapes[i].is_some())
+        .take(MAX_CANDIDATES)
+        .collect();
+    let mut hit = Vec::new();
+    if candidates.is_empty() {
+        return hit;
+    }
+    let params: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| is_param(&segs[i][pos]))
+        .collect();
+    if !params.is_empty() {
+        // `cus_GOamkFFwKflSu2` beside `cus_9a8F7d6E5c4B`; `/users/me` with its own shape and
+        // `/search` stay.
+        let mut union: BTreeSet<&str> = BTreeSet::new();
+        for &i in &params {
+            if let Some(p) = &shapes[i] {
+                union.extend(p.iter().copied());
+            }
+        }
+        for &i in &candidates {
+            if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
+                hit.push(i);
+            }
+        }
+        return hit;
+    }
+    let mut clusters: Vec<(BTreeSet<&str>, Vec<usize>)> = Vec::new();
+    for &i in &candidates {
+        let Some(p) = &shapes[i] else { continue };
+        let room = clusters.len() < MAX_CLUSTERS;
+        match clusters.iter_mut().find(|(u, _)| similar(p, u)) {
+            Some((u, m)) => {
+                u.extend(p.iter().copied());
+                m.push(i);
+            }
+            None if room => clusters.push((p.clone(), vec![i])),
+            None => {}
+        }
+    }
+    for (_, m) in clusters {
+        let distinct: BTreeSet<&str> = m.iter().map(|&i| segs[i][pos].as_str()).collect();
+        if distinct.len() >= MIN_VALUES {
+            hit.extend(m);
+        }
+    }
+    hit
+}
+
+/// Whether two sets of response leaf paths describe different kinds of object: both known
+/// and sharing less than half of the smaller.
+fn differ(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> bool {
+    let small = a.len().min(b.len());
+    small > 0 && a.intersection(b).count() * 2 < small
+}
+
+/// The first `pos` segments, parameters as `{}`.
+fn norm_prefix(segs: &[String], pos: usize) -> String {
+    let prefix: Vec<&str> = segs[..pos]
+        .iter()
+        .map(|s| if is_param(s) { "{}" } else { s.as_str() })
+        .collect();
+    prefix.join("/")
+}
+
+/// The path after `pos`, parameters as `{}`.
+fn rest_of(segs: &[String], pos: usize) -> String {
+    let rest: Vec<&str> = segs[pos + 1..]
+        .iter()
+        .map(|s| if is_param(s) { "{}" } else { s.as_str() })
+        .collect();
+    rest.join("/")
+}
+
+/// Alike response leaf sets (their union) with how many endpoints answered each.
+type Clusters<'a> = Vec<(BTreeSet<&'a str>, usize)>;
+
+/// Whether `vals` behave as values of one parameter everywhere they appear under the node:
+/// with the same method and the same rest of the path, their responses are the same kind
+/// of object. `/v1/customers/{id}` and `/v1/coupons/{id}` answer `DELETE` alike but `GET`
+/// differently, so `customers` and `coupons` are names, not values.
+fn consistent(
+    vals: &BTreeSet<&str>,
+    members: &[usize],
+    pos: usize,
+    val: &[Option<&str>],
+    segs: &[Vec<String>],
+    leaves: &[BTreeSet<&str>],
+    keys: &[&Key],
+) -> bool {
+    // What each (method, rest) answered, in clusters of alike objects (compared with each
+    // cluster's union: samples of one object differ in their optional fields). Values of
+    // one parameter give one main cluster (a stray sample aside); names of different
+    // resources give many.
+    let mut seen: BTreeMap<(&str, String), Clusters<'_>> = BTreeMap::new();
+    for &i in members {
+        if leaves[i].is_empty() || !val[i].is_some_and(|v| vals.contains(v)) {
+            continue;
+        }
+        let clusters = seen
+            .entry((keys[i].1.as_str(), rest_of(&segs[i], pos)))
+            .or_default();
+        let room = clusters.len() < MAX_CLUSTERS;
+        match clusters.iter_mut().find(|(u, _)| !differ(&leaves[i], u)) {
+            Some((u, n)) => {
+                u.extend(leaves[i].iter().copied());
+                *n += 1;
+            }
+            None if room => clusters.push((leaves[i].clone(), 1)),
+            None => {}
+        }
+    }
+    for clusters in seen.values() {
+        let total: usize = clusters.iter().map(|c| c.1).sum();
+        let main = clusters.iter().map(|c| c.1).max().unwrap_or(0);
+        if total >= 4 && main * 10 < total * 7 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Where the values of a parameter position lead, (method, length of the rest, next
+/// segment: a name, `{}`, or `*` for a value not learned yet), and what they answered
+/// there, by (method, rest of the path).
+struct Continuations<'a> {
+    names: &'a BTreeSet<&'a str>,
+    seen: BTreeSet<(&'a str, usize, &'a str)>,
+    answers: BTreeMap<(&'a str, String), BTreeSet<&'a str>>,
+}
+
+impl<'a> Continuations<'a> {
+    fn key(
+        &self,
+        i: usize,
+        pos: usize,
+        segs: &'a [Vec<String>],
+        keys: &[&'a Key],
+    ) -> (&'a str, usize, &'a str) {
+        let next = segs[i].get(pos + 1).map_or("", |s| {
+            if is_param(s) {
+                "{}"
+            } else if self.names.contains(s.as_str()) {
+                s.as_str()
+            } else {
+                "*"
+            }
+        });
+        (keys[i].1.as_str(), segs[i].len() - pos, next)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        vals: &BTreeSet<&str>,
+        names: &'a BTreeSet<&'a str>,
+        members: &[usize],
+        pos: usize,
+        val: &[Option<&str>],
+        segs: &'a [Vec<String>],
+        leaves: &[BTreeSet<&'a str>],
+        keys: &[&'a Key],
+    ) -> Continuations<'a> {
+        let mut c = Continuations {
+            names,
+            seen: BTreeSet::new(),
+            answers: BTreeMap::new(),
+        };
+        for &i in members {
+            if val[i].is_some_and(|v| vals.contains(v)) {
+                let k = c.key(i, pos, segs, keys);
+                c.seen.insert(k);
+                c.answers
+                    .entry((keys[i].1.as_str(), rest_of(&segs[i], pos)))
+                    .or_default()
+                    .extend(leaves[i].iter().copied());
+            }
+        }
+        c
+    }
+
+    /// Whether a value, through its endpoints `mine`, leads where the values lead (at
+    /// least two of its continuations, and 80% of them, are theirs) and answers there
+    /// what they answered.
+    fn admits(
+        &self,
+        mine: &[usize],
+        pos: usize,
+        segs: &'a [Vec<String>],
+        leaves: &[BTreeSet<&str>],
+        keys: &[&'a Key],
+    ) -> bool {
+        let mut own = BTreeSet::new();
+        let mut shared = BTreeSet::new();
+        for &i in mine {
+            let k = self.key(i, pos, segs, keys);
+            own.insert(k);
+            if self.seen.contains(&k) {
+                shared.insert(k);
+            }
+            let answered = self
+                .answers
+                .get(&(keys[i].1.as_str(), rest_of(&segs[i], pos)));
+            if answered.is_some_and(|u| differ(&leaves[i], u)) {
+                return false;
+            }
+        }
+        shared.len() >= 2 && shared.len() * 10 >= own.len() * 8
+    }
 }
 
 /// The path of learned segments `segs` (`k_path` when empty) and its parameters in
