@@ -128,7 +128,7 @@ pub struct HostSummary {
 }
 
 /// The inventory document.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub apitap_inventory: u32,
     pub generated_at: String,
@@ -146,23 +146,38 @@ pub struct Document {
     /// The comparison with the spec given with `--spec`; null without one.
     #[serde(default)]
     pub spec_diff: Option<crate::spec::SpecDiff>,
-    /// The mergeable state behind this document (`crate::state`), written on one line.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "one_line"
-    )]
-    pub state: Option<serde_json::Value>,
+    /// The mergeable state behind this document (`crate::state`), kept as written (one
+    /// line of JSON): it is only ever decoded into an inventory, never browsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// A JSON value written compactly even inside a pretty-printed document.
-fn one_line<S: serde::Serializer>(v: &Option<serde_json::Value>, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::Error;
-    match v {
-        Some(v) => serde_json::value::RawValue::from_string(v.to_string())
-            .map_err(S::Error::custom)?
-            .serialize(s),
-        None => s.serialize_none(),
+impl PartialEq for Document {
+    fn eq(&self, o: &Document) -> bool {
+        let state = |d: &Document| d.state.as_ref().map(|s| s.get().to_string());
+        (
+            self.apitap_inventory,
+            &self.generated_at,
+            &self.generator,
+            &self.capture,
+            &self.stats,
+            &self.hosts,
+            &self.endpoints,
+            &self.encrypted_services,
+            &self.findings,
+            &self.spec_diff,
+        ) == (
+            o.apitap_inventory,
+            &o.generated_at,
+            &o.generator,
+            &o.capture,
+            &o.stats,
+            &o.hosts,
+            &o.endpoints,
+            &o.encrypted_services,
+            &o.findings,
+            &o.spec_diff,
+        ) && state(self) == state(o)
     }
 }
 

@@ -190,21 +190,23 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                     _ => BTreeSet::new(),
                 };
                 let mut vals = base.clone();
-                if !base.is_empty() {
-                    if let Some(&i) = members.first() {
-                        new_value_nodes.push((keys[i].0.clone(), norm_prefix(&segs[i], pos), pos));
-                    }
+                if let (false, Some(&i)) = (base.is_empty(), members.first()) {
+                    new_value_nodes.push((keys[i].0.clone(), norm_prefix(&segs[i], pos), pos));
                 }
-                if !base.is_empty() {
-                    // Busier values join when they lead where the others lead and answer
-                    // alike there: `alice`, called ten times, beside `bob-17` and `carol-3`;
-                    // `/gists/public` beside `/gists/{id}` stays.
+                // The reference: the values found so far and the parameters already there
+                // (from the classifier or an earlier round).
+                let in_ref =
+                    |i: usize| is_param(&segs[i][pos]) || val[i].is_some_and(|v| base.contains(v));
+                if !thin_node && members.iter().any(|&i| in_ref(i)) {
                     // Next segments that follow several values are names (`issues`); the
                     // others are values of the next position, not learned yet.
                     let mut next_vals: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-                    for (v, ms) in &by_value {
-                        for s in ms.iter().filter_map(|&i| segs[i].get(pos + 1)) {
-                            next_vals.entry(s.as_str()).or_default().insert(v);
+                    for &i in members.iter().filter(|&&i| in_ref(i)) {
+                        if let Some(n) = segs[i].get(pos + 1) {
+                            next_vals
+                                .entry(n.as_str())
+                                .or_default()
+                                .insert(orig[i][pos]);
                         }
                     }
                     let names: BTreeSet<&str> = next_vals
@@ -213,9 +215,14 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                         .map(|(n, _)| n)
                         .collect();
                     let like =
-                        Continuations::of(&base, &names, members, pos, &val, &segs, &leaves, &keys);
+                        Continuations::of(&in_ref, &names, members, pos, &segs, &leaves, &keys);
+                    // Other values join when they lead where the reference leads and answer
+                    // alike there: `alice`, called ten times, beside `bob-17` and `carol-3`;
+                    // a value the classifier missed, called once, beside `{id}`;
+                    // `/gists/public` (its own answer) beside `/gists/{id}` stays.
                     for (v, ms) in &by_value {
-                        if !base.contains(v) && like.admits(ms, pos, &segs, &leaves, &keys) {
+                        let light = view.hits.get(v).is_some_and(|h| *h <= 2);
+                        if !base.contains(v) && like.admits(ms, light, pos, &segs, &leaves, &keys) {
                             vals.insert(v);
                         }
                     }
@@ -509,13 +516,11 @@ impl<'a> Continuations<'a> {
         (keys[i].1.as_str(), segs[i].len() - pos, next)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn of(
-        vals: &BTreeSet<&str>,
+        in_ref: &dyn Fn(usize) -> bool,
         names: &'a BTreeSet<&'a str>,
         members: &[usize],
         pos: usize,
-        val: &[Option<&str>],
         segs: &'a [Vec<String>],
         leaves: &[BTreeSet<&'a str>],
         keys: &[&'a Key],
@@ -526,7 +531,7 @@ impl<'a> Continuations<'a> {
             answers: BTreeMap::new(),
         };
         for &i in members {
-            if val[i].is_some_and(|v| vals.contains(v)) {
+            if in_ref(i) {
                 let k = c.key(i, pos, segs, keys);
                 c.seen.insert(k);
                 c.answers
@@ -538,12 +543,13 @@ impl<'a> Continuations<'a> {
         c
     }
 
-    /// Whether a value, through its endpoints `mine`, leads where the values lead (at
-    /// least two of its continuations, and 80% of them, are theirs) and answers there
-    /// what they answered.
+    /// Whether a value, through its endpoints `mine`, leads where the values lead and
+    /// answers there what they answered: at least two of its continuations, and 80% of
+    /// them, are theirs; for a value seen once or twice (`light`), all of them.
     fn admits(
         &self,
         mine: &[usize],
+        light: bool,
         pos: usize,
         segs: &'a [Vec<String>],
         leaves: &[BTreeSet<&str>],
@@ -564,7 +570,11 @@ impl<'a> Continuations<'a> {
                 return false;
             }
         }
-        shared.len() >= 2 && shared.len() * 10 >= own.len() * 8
+        if light {
+            !own.is_empty() && shared.len() == own.len()
+        } else {
+            shared.len() >= 2 && shared.len() * 10 >= own.len() * 8
+        }
     }
 }
 

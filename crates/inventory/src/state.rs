@@ -15,36 +15,51 @@
 use crate::doc::{CaptureInfo, Document};
 use crate::endpoint::Inventory;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Version of the state format inside the document's `state`.
 pub const STATE_VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
+/// The state as read (the version was checked before).
+#[derive(Deserialize)]
 struct Saved {
-    version: u32,
     inventory: Inventory,
 }
 
-/// The state of `inv`, as stored in the document.
-pub fn encode(inv: &Inventory) -> Value {
-    serde_json::to_value(Saved {
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    version: u32,
+    inventory: &'a Inventory,
+}
+
+/// The state of `inv`, as stored in the document: compact JSON, written straight from the
+/// inventory (no copy, no value tree: a state can be tens of megabytes).
+pub fn encode(inv: &Inventory) -> Box<RawValue> {
+    let text = serde_json::to_string(&SavedRef {
         version: STATE_VERSION,
-        inventory: inv.clone(),
+        inventory: inv,
     })
-    .unwrap_or(Value::Null)
+    .unwrap_or_else(|_| "null".into());
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// The inventory saved in a document's `state`.
-pub fn decode(v: &Value) -> Result<Inventory, String> {
-    let version = v.get("version").and_then(Value::as_u64);
+pub fn decode(raw: &RawValue) -> Result<Inventory, String> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: Option<u64>,
+    }
+    let version = serde_json::from_str::<Version>(raw.get())
+        .map_err(|e| format!("damaged state: {e}"))?
+        .version;
     if version != Some(u64::from(STATE_VERSION)) {
         return Err(format!(
             "state format {} is not supported (expected {STATE_VERSION})",
             version.map_or("missing".into(), |n| n.to_string())
         ));
     }
-    Saved::deserialize(v)
+    serde_json::from_str::<Saved>(raw.get())
         .map(|s| s.inventory)
         .map_err(|e| format!("damaged state: {e}"))
 }
@@ -173,15 +188,20 @@ mod tests {
 
     #[test]
     fn a_wrong_version_or_damaged_state_is_refused() {
+        let raw = |v: Value| {
+            RawValue::from_string(v.to_string()).unwrap_or_else(|_| encode(&Inventory::default()))
+        };
         let inv = Inventory::new(10);
         assert_eq!(decode(&encode(&inv)), Ok(inv));
-        let e = decode(&json!({"version": 99, "inventory": {}}))
+        let e = decode(&raw(json!({"version": 99, "inventory": {}})))
             .err()
             .unwrap_or_default();
         assert!(e.contains("format 99"), "{e}");
-        let e = decode(&json!({"version": STATE_VERSION, "inventory": {"endpoints": 3}}))
-            .err()
-            .unwrap_or_default();
+        let e = decode(&raw(
+            json!({"version": STATE_VERSION, "inventory": {"endpoints": 3}}),
+        ))
+        .err()
+        .unwrap_or_default();
         assert!(e.starts_with("damaged state"), "{e}");
     }
 }

@@ -211,7 +211,34 @@ fn is_token(s: &[u8]) -> bool {
     let numeric_tail = body.len() >= 4 && digits * 2 >= body.len() && s.len() > body.len();
     let mixed =
         digits >= 2 && (upper + lower) >= 2 && (body.len() >= 16 || (upper > 0 && lower > 0));
-    numeric_tail || mixed
+    // Random text changes class (digit, upper, lower) often; words, `carol99`, `x509` and
+    // camelCase names (`boxSkillsCards`: one capital per hump) do not.
+    let class = |c: &u8| {
+        if c.is_ascii_digit() {
+            0
+        } else if c.is_ascii_uppercase() {
+            1
+        } else {
+            2
+        }
+    };
+    let alnum: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_alphanumeric)
+        .collect();
+    let changes = alnum
+        .windows(2)
+        .filter(|w| class(&w[0]) != class(&w[1]))
+        .count();
+    let capital_runs = alnum
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+        .count();
+    let random_alnum = alnum.len() >= 10 && digits >= 1 && upper + lower >= 2 && changes >= 3;
+    let random_cased =
+        alnum.len() >= 12 && upper >= 3 && lower >= 3 && capital_runs >= 1 && changes >= 5;
+    numeric_tail || mixed || random_alnum || random_cased
 }
 
 #[cfg(test)]
@@ -235,6 +262,11 @@ mod tests {
         assert_eq!(t("/orders/ord-2024-0001"), "/orders/{id}");
         assert_eq!(t("/reports/2024-01-31"), "/reports/{id}");
         assert_eq!(t("/users/alice@example.com"), "/users/{id}");
+        // Prefixed and bare random ids with few digits or none.
+        assert_eq!(t("/gists/gis_4mvGbVQEAXjCKR"), "/gists/{id}");
+        assert_eq!(t("/webhooks/web_PdcUviihJoMkXE"), "/webhooks/{id}");
+        assert_eq!(t("/briefs/2pb7ll3lohdz7cn"), "/briefs/{id}");
+        assert_eq!(t("/objects/xzw1o8qebu27e"), "/objects/{id}");
     }
 
     #[test]
@@ -244,6 +276,17 @@ mod tests {
         assert_eq!(t("/docs/getting-started"), "/docs/getting-started");
         assert_eq!(t("/static/app.min.js"), "/static/app.min.js");
         assert_eq!(t("/api/2.0/status"), "/api/2.0/status");
+        for word in [
+            "/files/boxSkillsCards",
+            "/users/carol99",
+            "/oauth2callback",
+            "/XMLHttpRequest",
+            "/shield_information_barrier_segment_members",
+            "/v2beta1",
+            "/sha256sums",
+        ] {
+            assert_eq!(t(word), word);
+        }
         assert_eq!(t("/"), "/");
         assert_eq!(t("/users/"), "/users");
         assert_eq!(t("*"), "*");
