@@ -8,26 +8,12 @@
 //! all reached the capture is reported exactly (method, target, status, body length); no
 //! exchange is ever reported with a method, target or status that did not occur together.
 
+mod common;
+
+use common::Rng;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Command;
-
-/// xorshift64*: small, seeded, deterministic.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Wrap {

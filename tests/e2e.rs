@@ -58,6 +58,18 @@ fn replay(files: &[&str], extra: &[&str], tag: &str) -> (Value, String) {
     )
 }
 
+/// Replay `capture` quietly into the inventory file `name` in the temp dir; its path.
+fn inventory_of(capture: &str, name: &str) -> PathBuf {
+    let inv = tmp(name);
+    let out = apitap(&["replay", "-q", "-o", inv.to_str().unwrap_or(""), capture]);
+    assert!(
+        out.status.success(),
+        "replay {capture}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    inv
+}
+
 fn exchanges(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
@@ -440,15 +452,7 @@ fn peloton_leak_is_a_critical_finding() {
 
 #[test]
 fn findings_command_prints_worst_first() {
-    let inv = tmp("peloton-findings.json");
-    let out = apitap(&[
-        "replay",
-        "-q",
-        "-o",
-        inv.to_str().unwrap_or(""),
-        "fixtures/synth/peloton.pcap",
-    ]);
-    assert!(out.status.success());
+    let inv = inventory_of("fixtures/synth/peloton.pcap", "peloton-findings.json");
     let table = apitap(&["findings", inv.to_str().unwrap_or("")]);
     assert!(table.status.success());
     let text = String::from_utf8_lossy(&table.stdout);
@@ -671,16 +675,7 @@ fn spec_diff_names_shadow_zombie_and_orphan_endpoints() {
     one_line_error(&out, 1, "not an OpenAPI description");
     // `apitap diff` on an inventory written without --spec: same verdicts, exit 3 (shadow and
     // zombie endpoints exist), JSON for machines.
-    let inv = tmp("diff-inv.json");
-    assert!(apitap(&[
-        "replay",
-        "-q",
-        "-o",
-        inv.to_str().unwrap_or(""),
-        "fixtures/demo/demo.pcap"
-    ])
-    .status
-    .success());
+    let inv = inventory_of("fixtures/demo/demo.pcap", "diff-inv.json");
     let out = apitap(&[
         "diff",
         "--spec",
@@ -769,15 +764,7 @@ fn operations_dropped_from_the_previous_spec_revision_are_zombies() {
     // A dropped operation nobody calls is neither a zombie nor an orphan.
     assert!(!doc.to_string().contains("/coupons"));
     // The same through `apitap diff` on an inventory written without a spec.
-    let inv = tmp("spec-prev-plain.json");
-    let out = apitap(&[
-        "replay",
-        "-q",
-        "-o",
-        inv.to_str().unwrap_or(""),
-        "fixtures/demo/demo.pcap",
-    ]);
-    assert!(out.status.success());
+    let inv = inventory_of("fixtures/demo/demo.pcap", "spec-prev-plain.json");
     let mut diff_args = vec!["diff", "--format", "json"];
     diff_args.extend_from_slice(&args);
     diff_args.push(inv.to_str().unwrap_or(""));
@@ -797,15 +784,7 @@ fn operations_dropped_from_the_previous_spec_revision_are_zombies() {
 
 #[test]
 fn openapi_export_describes_the_observed_api() {
-    let inv = tmp("openapi-inv.json");
-    let out = apitap(&[
-        "replay",
-        "-q",
-        "-o",
-        inv.to_str().unwrap_or(""),
-        "fixtures/demo/demo.pcap",
-    ]);
-    assert!(out.status.success());
+    let inv = inventory_of("fixtures/demo/demo.pcap", "openapi-inv.json");
     let api = tmp("observed.json");
     let out = apitap(&[
         "openapi",

@@ -1,5 +1,5 @@
-//! Capture building shared by the integration tests: Ethernet/IPv4/TCP frames and a pcap
-//! writer with microsecond timestamps.
+//! Shared by the integration tests: Ethernet/IPv4/TCP frames, a pcap writer with
+//! microsecond timestamps, a seeded random generator.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -94,4 +94,24 @@ pub fn connection(
     pkt(0, 0x11, b"");
     pkt(1, 0x11, b"");
     frames
+}
+
+/// xorshift64*: small, seeded, deterministic.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
 }
