@@ -313,3 +313,35 @@ fn merge_refuses_what_it_cannot_merge() {
     );
     assert!(!d.join("y.json").exists(), "nothing written on error");
 }
+
+#[test]
+fn a_state_file_keeps_accumulating_across_runs() {
+    let d = dir();
+    let conns = traffic(11, 40);
+    let (a, b): (Vec<&Conn>, Vec<&Conn>) = conns.iter().partition(|c| c.start % 2 == 0);
+    let (fa, fb) = (d.join("state-a.pcap"), d.join("state-b.pcap"));
+    write(&fa, &a);
+    write(&fb, &b);
+    let state = d.join("state.json");
+    // Two runs, as a sensor restarted between them would make.
+    for f in [&fa, &fb] {
+        let o = apitap(&["replay", "-q", "--state", s(&state), s(f)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let together = replay(&d.join("state-together.json"), &[&fa, &fb], &[]);
+    assert_eq!(first_difference(&load(&state), &together, "$"), None);
+    // A state file that is not an inventory stops the run before it starts, in one line.
+    std::fs::write(&state, "not json").expect("write");
+    let o = apitap(&["replay", "-q", "--state", s(&state), s(&fa)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not an apitap inventory") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&state).expect("read"),
+        b"not json",
+        "left as it was"
+    );
+}

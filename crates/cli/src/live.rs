@@ -1,12 +1,12 @@
 //! `apitap capture`: a live interface through the pipeline, with periodic inventory snapshots.
 
-use crate::output::{document, publish, write_inventory};
+use crate::output::{document, publish, save};
 use crate::replay::now_ns;
 use crate::CaptureArgs;
 use anyhow::{bail, Context, Result};
 use apitap_capture::{LiveConfig, LiveSource};
-use apitap_inventory::{format_ts, CaptureInfo, Document};
-use apitap_sensor::{Pipeline, Snapshot, Totals};
+use apitap_inventory::{format_ts, CaptureInfo};
+use apitap_sensor::{Pipeline, Totals};
 use apitap_wire::LinkType;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub fn run(a: &CaptureArgs) -> Result<()> {
     let c = &a.common;
     let spec = c.spec.load()?;
+    let previous = crate::output::load_state(c)?;
     let cfg = LiveConfig {
         iface: a.interface.clone(),
         bpf: a.bpf.clone(),
@@ -58,10 +59,23 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         }
         if last_flush.elapsed() >= flush_every {
             last_flush = Instant::now();
-            let snap = pipe.snapshot();
-            if let Some(p) = &c.output {
-                let doc = live_document(&pipe, &snap, src.stats(), a, (first, last), spec.as_ref());
-                write_inventory(p, &doc.0)?;
+            if c.output.is_some() || c.state.is_some() {
+                let snap = pipe.snapshot();
+                let totals = Totals::of(
+                    pipe.stats.clone(),
+                    Default::default(),
+                    Some(src.stats()),
+                    &snap,
+                );
+                let capture = capture_info(a, (first, last), pipe.link_types.clone());
+                let doc = document(
+                    &snap.inventory,
+                    spec.as_ref(),
+                    capture,
+                    &totals,
+                    previous.as_ref(),
+                )?;
+                save(c, &doc)?;
             }
         }
     }
@@ -72,7 +86,13 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     written.context("writing exchanges")?;
     let totals = Totals::of(dispatch, Default::default(), Some(kernel), &snap);
     let capture = capture_info(a, (first, last), links);
-    let doc = document(&snap.inventory, spec.as_ref(), capture, &totals);
+    let doc = document(
+        &snap.inventory,
+        spec.as_ref(),
+        capture,
+        &totals,
+        previous.as_ref(),
+    )?;
     publish(c, &doc, &totals, started)
 }
 
@@ -84,17 +104,4 @@ fn capture_info(a: &CaptureArgs, (first, last): (u64, u64), links: Vec<u32>) -> 
         last_packet: (first != u64::MAX).then(|| format_ts(last)),
         link_types: links,
     }
-}
-
-fn live_document(
-    pipe: &Pipeline,
-    snap: &Snapshot,
-    kernel: apitap_capture::LiveStats,
-    a: &CaptureArgs,
-    span: (u64, u64),
-    spec: Option<&apitap_inventory::Spec>,
-) -> (Document, Totals) {
-    let totals = Totals::of(pipe.stats.clone(), Default::default(), Some(kernel), snap);
-    let capture = capture_info(a, span, pipe.link_types.clone());
-    (document(&snap.inventory, spec, capture, &totals), totals)
 }

@@ -175,6 +175,10 @@ struct Common {
     idle_timeout: u64,
     #[command(flatten)]
     spec: SpecArgs,
+    /// Keep accumulating in this inventory file: read at start when it exists (what it
+    /// learned carries on), rewritten atomically at every snapshot and at exit.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Which bodies get the full sensitive-data scan: "adaptive" scans the first exchange
     /// of each endpoint on each connection, one in 16 after it, and every body holding a
     /// field name or value anchor not seen there before; "all" scans every body.

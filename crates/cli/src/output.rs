@@ -1,7 +1,7 @@
 //! Output files (written atomically: temp file, fsync, rename) and the stderr summary.
 
 use anyhow::{Context, Result};
-use apitap_inventory::{CaptureInfo, Document, Inventory, Spec};
+use apitap_inventory::{merge_documents, CaptureInfo, Document, Inventory, Spec};
 use apitap_sensor::Totals;
 use std::fs::File;
 use std::io::Write;
@@ -85,32 +85,57 @@ impl ExchangeOut {
     }
 }
 
-/// The inventory document of a run, stamped now.
+/// The inventory document of a run, stamped now; with `previous` (the `--state` file read
+/// at start), what both add up to, as `apitap merge` would give.
 pub fn document(
     inv: &Inventory,
     spec: Option<&Spec>,
     capture: CaptureInfo,
     totals: &Totals,
-) -> Document {
-    Document::build_with_spec(
-        inv,
-        spec,
-        capture,
-        totals.to_json(),
-        crate::replay::now_ns(),
-    )
+    previous: Option<&Document>,
+) -> Result<Document> {
+    let now = crate::replay::now_ns();
+    let doc = Document::build_with_spec(inv, spec, capture, totals.to_json(), now);
+    let Some(prev) = previous else {
+        return Ok(doc);
+    };
+    let (all, capture, stats) = merge_documents([("the state file", prev), ("this run", &doc)])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Document::build_with_spec(&all, spec, capture, stats, now))
 }
 
-/// The end of a run: the inventory to `-o` if given, the summary on stderr unless `-q`.
+/// The `--state` file, when given and present: checked (an inventory with a state this
+/// version reads) before anything runs.
+pub fn load_state(c: &crate::Common) -> Result<Option<Document>> {
+    let Some(p) = &c.state else {
+        return Ok(None);
+    };
+    if !p.exists() {
+        return Ok(None);
+    }
+    let doc = read_inventory(p)?;
+    let name = p.display().to_string();
+    merge_documents([(name.as_str(), &doc)]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(doc))
+}
+
+/// A snapshot: the inventory to `-o` and to `--state`, each when given.
+pub fn save(c: &crate::Common, doc: &Document) -> Result<()> {
+    for p in [&c.output, &c.state].into_iter().flatten() {
+        write_inventory(p, doc)?;
+    }
+    Ok(())
+}
+
+/// The end of a run: the inventory to `-o` and `--state` if given, the summary on stderr
+/// unless `-q`.
 pub fn publish(
     c: &crate::Common,
     doc: &Document,
     totals: &Totals,
     started: std::time::Instant,
 ) -> Result<()> {
-    if let Some(p) = &c.output {
-        write_inventory(p, doc)?;
-    }
+    save(c, doc)?;
     if !c.quiet {
         eprint!("{}", summary(doc, totals, started.elapsed().as_secs_f64()));
     }

@@ -62,6 +62,7 @@ impl Progress {
 
 pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
     let spec = c.spec.load()?;
+    let previous = crate::output::load_state(c)?;
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let mut set = FileSet::open(&paths)?;
     for f in &set.files {
@@ -113,7 +114,13 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
         last_packet: (n > 0).then(|| format_ts(last)),
         link_types: links,
     };
-    let doc = document(&snap.inventory, spec.as_ref(), capture, &totals);
+    let doc = document(
+        &snap.inventory,
+        spec.as_ref(),
+        capture,
+        &totals,
+        previous.as_ref(),
+    )?;
     if let Some(x) = xout {
         x.commit()?;
     }
