@@ -15,6 +15,9 @@
 //!   classifier's parameters there) become a parameter; right after a parameter, literals
 //!   each called many times must be 12 unless they share sub-paths (`/invoices/{id}/pay`,
 //!   `/void`, `/send` are actions, not values);
+//! - **a few among many**: busy literals that are under half of the busy siblings called
+//!   with the same method, lead to no common name and join no parameter already there are
+//!   names answering alike (Stripe's resources all answer a deleted-object marker);
 //! - **consistency veto**: literals that, with the same method and rest of path, answer
 //!   different kinds of object (`GET /v1/customers/{id}` and `GET /v1/coupons/{id}`) are
 //!   names, whatever else they share;
@@ -250,14 +253,41 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                     let after_param =
                         pos > 0 && group.first().is_some_and(|&i| is_param(&segs[i][pos - 1]));
                     let mut below: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+                    let mut names_here: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
                     for (v, ms) in by_value.iter().filter(|(v, _)| vals.contains(*v)) {
-                        for s in ms.iter().filter_map(|&i| segs[i].get(pos + 1)) {
+                        for &i in ms {
+                            let Some(s) = segs[i].get(pos + 1) else {
+                                continue;
+                            };
                             below.entry(s.as_str()).or_default().insert(v);
+                            if !is_param(s) && group.contains(&i) {
+                                names_here.entry(s.as_str()).or_default().insert(v);
+                            }
                         }
                     }
                     let shared_below = below.values().any(|vs| vs.len() >= 2);
-                    let heavy = after_param && !shared_below && view.median_of(&vals) > 2;
+                    let busy = view.median_of(&vals) > 2;
+                    let heavy = after_param && !shared_below && busy;
+                    // Busy values that are a few among many busy siblings called with the
+                    // same method, leading to no common name, are names that happen to
+                    // answer alike: `DELETE /v1/customers/...`, `/v1/radar/...` among a
+                    // hundred resources all answering a deleted-object marker. The values
+                    // of a parameter are most of what sits at their position (where one is
+                    // already there, these are stragglers joining it).
+                    let method = group.first().map_or("", |&i| keys[i].1.as_str());
+                    let busy_siblings = by_value
+                        .iter()
+                        .filter(|(v, ms)| {
+                            view.hits.get(*v).is_some_and(|h| *h > 2)
+                                && ms.iter().any(|&i| keys[i].1 == method)
+                        })
+                        .count();
+                    let names_shared = names_here.values().any(|vs| vs.len() >= 2);
+                    let param_here = group.iter().any(|&i| is_param(&segs[i][pos]));
+                    let minority =
+                        busy && !names_shared && !param_here && vals.len() * 2 < busy_siblings;
                     if (heavy && vals.len() < MIN_HEAVY_VALUES)
+                        || minority
                         || !consistent(&vals, members, pos, &val, &segs, &leaves, &keys)
                     {
                         continue;
