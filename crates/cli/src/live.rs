@@ -1,6 +1,6 @@
 //! `apitap capture`: a live interface through the pipeline, with periodic inventory snapshots.
 
-use crate::output::{document, publish, save};
+use crate::output::{publish, save};
 use crate::replay::now_ns;
 use crate::CaptureArgs;
 use anyhow::{bail, Context, Result};
@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(a: &CaptureArgs) -> Result<()> {
     let c = &a.common;
-    let spec = c.spec.load()?;
-    let previous = crate::output::load_state(c)?;
+    let judge = crate::output::Judge::load(c)?;
     let cfg = LiveConfig {
         iface: a.interface.clone(),
         bpf: a.bpf.clone(),
@@ -68,13 +67,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
                     &snap,
                 );
                 let capture = capture_info(a, (first, last), pipe.link_types.clone());
-                let doc = document(
-                    &snap.inventory,
-                    spec.as_ref(),
-                    capture,
-                    &totals,
-                    previous.as_ref(),
-                )?;
+                let doc = judge.document(&snap.inventory, capture, &totals)?;
                 save(c, &doc)?;
             }
         }
@@ -86,13 +79,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     written.context("writing exchanges")?;
     let totals = Totals::of(dispatch, Default::default(), Some(kernel), &snap);
     let capture = capture_info(a, (first, last), links);
-    let doc = document(
-        &snap.inventory,
-        spec.as_ref(),
-        capture,
-        &totals,
-        previous.as_ref(),
-    )?;
+    let doc = judge.document(&snap.inventory, capture, &totals)?;
     publish(c, &doc, &totals, started)
 }
 

@@ -18,8 +18,9 @@ pub fn run(inputs: &[PathBuf], output: &Path, spec: Option<&Spec>, quiet: bool) 
     if !quiet {
         let hits: u64 = doc.endpoints.iter().map(|e| e.hits).sum();
         eprintln!(
-            "apitap: merged {} inventories: {} endpoints on {} hosts, {hits} requests, {} findings",
+            "apitap: merged {} inventor{}: {} endpoints on {} hosts, {hits} requests, {} findings",
             inputs.len(),
+            if inputs.len() == 1 { "y" } else { "ies" },
             doc.endpoints.len(),
             doc.hosts.len(),
             doc.findings.len()

@@ -85,28 +85,44 @@ impl ExchangeOut {
     }
 }
 
-/// The inventory document of a run, stamped now; with `previous` (the `--state` file read
-/// at start), what both add up to, as `apitap merge` would give.
-pub fn document(
-    inv: &Inventory,
-    spec: Option<&Spec>,
-    capture: CaptureInfo,
-    totals: &Totals,
-    previous: Option<&Document>,
-) -> Result<Document> {
-    let now = crate::replay::now_ns();
-    let doc = Document::build_with_spec(inv, spec, capture, totals.to_json(), now);
-    let Some(prev) = previous else {
-        return Ok(doc);
-    };
-    let (all, capture, stats) = merge_documents([("the state file", prev), ("this run", &doc)])
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Document::build_with_spec(&all, spec, capture, stats, now))
+/// What every document of a run is built with: the spec (`--spec`, `--spec-previous`) and
+/// the `--state` file read at start.
+pub struct Judge {
+    pub spec: Option<Spec>,
+    previous: Option<Document>,
+}
+
+impl Judge {
+    /// Both checked before anything runs; errors name their file.
+    pub fn load(c: &crate::Common) -> Result<Judge> {
+        Ok(Judge {
+            spec: c.spec.load()?,
+            previous: load_state(c)?,
+        })
+    }
+
+    /// The inventory document of the run so far, stamped now; with a `--state` file, what
+    /// both add up to, as `apitap merge` would give.
+    pub fn document(
+        &self,
+        inv: &Inventory,
+        capture: CaptureInfo,
+        totals: &Totals,
+    ) -> Result<Document> {
+        let (spec, now) = (self.spec.as_ref(), crate::replay::now_ns());
+        let doc = Document::build_with_spec(inv, spec, capture, totals.to_json(), now);
+        let Some(prev) = &self.previous else {
+            return Ok(doc);
+        };
+        let (all, capture, stats) = merge_documents([("the state file", prev), ("this run", &doc)])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Document::build_with_spec(&all, spec, capture, stats, now))
+    }
 }
 
 /// The `--state` file, when given and present: checked (an inventory with a state this
 /// version reads) before anything runs.
-pub fn load_state(c: &crate::Common) -> Result<Option<Document>> {
+fn load_state(c: &crate::Common) -> Result<Option<Document>> {
     let Some(p) = &c.state else {
         return Ok(None);
     };

@@ -1,6 +1,6 @@
 //! `apitap replay`: capture files through the pipeline.
 
-use crate::output::{document, publish, ExchangeOut};
+use crate::output::{publish, ExchangeOut};
 use crate::Common;
 use anyhow::{bail, Result};
 use apitap_capture::FileSet;
@@ -61,8 +61,7 @@ impl Progress {
 }
 
 pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
-    let spec = c.spec.load()?;
-    let previous = crate::output::load_state(c)?;
+    let judge = crate::output::Judge::load(c)?;
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let mut set = FileSet::open(&paths)?;
     for f in &set.files {
@@ -114,13 +113,7 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
         last_packet: (n > 0).then(|| format_ts(last)),
         link_types: links,
     };
-    let doc = document(
-        &snap.inventory,
-        spec.as_ref(),
-        capture,
-        &totals,
-        previous.as_ref(),
-    )?;
+    let doc = judge.document(&snap.inventory, capture, &totals)?;
     if let Some(x) = xout {
         x.commit()?;
     }
