@@ -1,7 +1,7 @@
 //! Output files (written atomically: temp file, fsync, rename) and the stderr summary.
 
 use anyhow::{Context, Result};
-use apitap_inventory::{merge_documents, CaptureInfo, Document, Inventory, Spec};
+use apitap_inventory::{CaptureInfo, Document, Inventory, Merged, Spec};
 use apitap_sensor::Totals;
 use std::fs::File;
 use std::io::Write;
@@ -86,10 +86,10 @@ impl ExchangeOut {
 }
 
 /// What every document of a run is built with: the spec (`--spec`, `--spec-previous`) and
-/// the `--state` file read at start.
+/// the `--state` file read at start, decoded once.
 pub struct Judge {
     pub spec: Option<Spec>,
-    previous: Option<Document>,
+    previous: Option<Merged>,
 }
 
 impl Judge {
@@ -110,29 +110,38 @@ impl Judge {
         totals: &Totals,
     ) -> Result<Document> {
         let (spec, now) = (self.spec.as_ref(), crate::replay::now_ns());
-        let doc = Document::build_with_spec(inv, spec, capture, totals.to_json(), now);
         let Some(prev) = &self.previous else {
-            return Ok(doc);
+            return Ok(Document::build_with_spec(
+                inv,
+                spec,
+                capture,
+                totals.to_json(),
+                now,
+            ));
         };
-        let (all, capture, stats) = merge_documents([("the state file", prev), ("this run", &doc)])
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Document::build_with_spec(&all, spec, capture, stats, now))
+        let mut all = prev.clone();
+        all.add(inv, &capture, &totals.to_json());
+        Ok(Document::build_with_spec(
+            &all.inventory,
+            spec,
+            all.capture,
+            all.stats,
+            now,
+        ))
     }
 }
 
-/// The `--state` file, when given and present: checked (an inventory with a state this
-/// version reads) before anything runs.
-fn load_state(c: &crate::Common) -> Result<Option<Document>> {
-    let Some(p) = &c.state else {
+/// The `--state` file, when given and present, decoded (an inventory with a state this
+/// version reads).
+fn load_state(c: &crate::Common) -> Result<Option<Merged>> {
+    let Some(p) = c.state.as_ref().filter(|p| p.exists()) else {
         return Ok(None);
     };
-    if !p.exists() {
-        return Ok(None);
-    }
     let doc = read_inventory(p)?;
-    let name = p.display().to_string();
-    merge_documents([(name.as_str(), &doc)]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Some(doc))
+    let mut m = Merged::default();
+    m.add_document(&p.display().to_string(), &doc)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(m))
 }
 
 /// A snapshot: the inventory to `-o` and to `--state`, each when given.

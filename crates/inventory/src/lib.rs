@@ -34,5 +34,5 @@ pub use schema::SchemaAcc;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};
 pub use spec::{judge, EndpointRef, Orphan, Spec, SpecDiff, Verdict};
-pub use state::{add_counters, merge_documents, STATE_VERSION};
+pub use state::{add_counters, merge_documents, Merged, STATE_VERSION};
 pub use template::{host_of, split_target, template_path, ParamType, Template};

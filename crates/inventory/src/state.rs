@@ -64,34 +64,55 @@ pub fn decode(raw: &RawValue) -> Result<Inventory, String> {
         .map_err(|e| format!("damaged state: {e}"))
 }
 
-/// What several documents add up to: the merged state, where the traffic came from, and
-/// the counters summed. Build the merged document from these with
-/// [`Document::build_with_spec`], exactly as a run over all the traffic would. Each
-/// document comes with a name for errors (its file).
-pub fn merge_documents<'a>(
-    docs: impl IntoIterator<Item = (&'a str, &'a Document)>,
-) -> Result<(Inventory, CaptureInfo, Map<String, Value>), String> {
-    let mut inv: Option<Inventory> = None;
-    let mut capture = CaptureInfo::default();
-    let mut stats = Map::new();
-    for (name, d) in docs {
+/// What several runs add up to: the merged inventory, where the traffic came from, and the
+/// counters summed. Build the merged document from these with
+/// [`Document::build_with_spec`], exactly as a run over all the traffic would.
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    pub inventory: Inventory,
+    pub capture: CaptureInfo,
+    pub stats: Map<String, Value>,
+    runs: usize,
+}
+
+impl Merged {
+    /// Add one run: its inventory (before learning and the spec), capture and counters.
+    pub fn add(&mut self, inv: &Inventory, capture: &CaptureInfo, stats: &Map<String, Value>) {
+        if self.runs == 0 {
+            self.inventory = inv.clone();
+        } else {
+            self.inventory.max_endpoints = self.inventory.max_endpoints.max(inv.max_endpoints);
+            self.inventory.merge(inv);
+        }
+        merge_capture(&mut self.capture, capture, self.runs == 0);
+        add_counters(&mut self.stats, stats);
+        self.runs += 1;
+    }
+
+    /// Add a document through its saved state; `name` (its file) prefixes errors.
+    pub fn add_document(&mut self, name: &str, d: &Document) -> Result<(), String> {
         let state = d.state.as_ref().ok_or_else(|| {
             format!("{name}: no `state` (written by an older apitap): replay the capture again")
         })?;
         let one = decode(state).map_err(|e| format!("{name}: {e}"))?;
-        let first = inv.is_none();
-        match &mut inv {
-            None => inv = Some(one),
-            Some(all) => {
-                all.max_endpoints = all.max_endpoints.max(one.max_endpoints);
-                all.merge(&one);
-            }
-        }
-        merge_capture(&mut capture, &d.capture, first);
-        add_counters(&mut stats, &d.stats);
+        self.add(&one, &d.capture, &d.stats);
+        Ok(())
     }
-    let inv = inv.ok_or("nothing to merge")?;
-    Ok((inv, capture, stats))
+}
+
+/// What several documents add up to (see [`Merged`]). Each document comes with a name for
+/// errors (its file).
+pub fn merge_documents<'a>(
+    docs: impl IntoIterator<Item = (&'a str, &'a Document)>,
+) -> Result<(Inventory, CaptureInfo, Map<String, Value>), String> {
+    let mut m = Merged::default();
+    for (name, d) in docs {
+        m.add_document(name, d)?;
+    }
+    if m.runs == 0 {
+        return Err("nothing to merge".into());
+    }
+    Ok((m.inventory, m.capture, m.stats))
 }
 
 fn merge_capture(all: &mut CaptureInfo, c: &CaptureInfo, first: bool) {
