@@ -1,5 +1,7 @@
 //! apitap-capture: packet sources. Offline pcap/pcapng files read through a memory map without
-//! copying packets, several files merged in timestamp order, and live interfaces via libpcap.
+//! copying packets, several files merged in timestamp order, live interfaces via libpcap
+//! (several sockets joined in a kernel fanout group), encapsulated mirror traffic received on a
+//! UDP socket (VXLAN/GENEVE mirror target), and the drop of root once they are open.
 //!
 //! Invariants:
 //! - A source hands out packets as (timestamp, link type, bytes); it never interprets them.
@@ -7,14 +9,20 @@
 //!   is copied between the page cache and the decoder.
 //! - A damaged file is read up to the damage: the rest is counted (`corrupt_records`) and
 //!   reported, never a panic. Only an unreadable or unrecognisable file is an error.
-//! - This is the only crate allowed `unsafe` (memory mapping); each block says why it is sound.
+//! - Live sources report the kernel's own receive and drop counters, never an estimate.
+//! - This is the only crate allowed `unsafe` (memory mapping, the fanout socket option); each
+//!   block says why it is sound.
 #![deny(unsafe_code)]
 
 mod file;
 mod live;
+mod privs;
+mod udp;
 
 pub use file::{CaptureFile, FileSet};
 pub use live::{LiveConfig, LiveSource, LiveStats};
+pub use privs::drop_to_user;
+pub use udp::UdpListener;
 
 use std::fmt;
 use std::sync::Arc;

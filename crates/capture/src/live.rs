@@ -1,4 +1,5 @@
-//! Live capture from an interface through libpcap.
+//! Live capture from an interface through libpcap, optionally as one of several sockets
+//! sharing the interface through kernel flow-hash fanout (`PACKET_FANOUT_HASH`).
 
 use crate::{CaptureError, Packet};
 
@@ -13,6 +14,10 @@ pub struct LiveConfig {
     pub buffer_size: i32,
     /// How long a read may block before returning nothing, so callers can check for shutdown.
     pub timeout_ms: i32,
+    /// Join this kernel fanout group (Linux): the sockets of one group share the
+    /// interface's packets by a symmetric flow hash, both directions of a flow to one socket,
+    /// IP fragments defragmented by the kernel first.
+    pub fanout: Option<u16>,
 }
 
 impl Default for LiveConfig {
@@ -24,6 +29,7 @@ impl Default for LiveConfig {
             promisc: true,
             buffer_size: 64 << 20,
             timeout_ms: 100,
+            fanout: None,
         }
     }
 }
@@ -34,6 +40,14 @@ pub struct LiveStats {
     pub received: u64,
     pub dropped: u64,
     pub if_dropped: u64,
+}
+
+impl LiveStats {
+    pub fn add(&mut self, o: &LiveStats) {
+        self.received += o.received;
+        self.dropped += o.dropped;
+        self.if_dropped += o.if_dropped;
+    }
 }
 
 /// An open live interface.
@@ -71,8 +85,28 @@ impl LiveSource {
             cap.filter(expr, true)
                 .map_err(|e| err("bad BPF filter", e))?;
         }
+        if let Some(group) = cfg.fanout {
+            join_fanout(&cap, group).map_err(|e| {
+                CaptureError::Live(format!(
+                    "{}: cannot join fanout group {group}: {e}",
+                    cfg.iface
+                ))
+            })?;
+        }
         let link = cap.get_datalink().0 as u32;
         Ok(LiveSource { cap, link })
+    }
+
+    /// `n` sockets on one interface, sharing its packets through a kernel fanout group
+    /// (one plain socket when `n` is 1).
+    pub fn open_group(cfg: &LiveConfig, n: usize) -> Result<Vec<LiveSource>, CaptureError> {
+        if n <= 1 {
+            return Ok(vec![LiveSource::open(cfg)?]);
+        }
+        let mut cfg = cfg.clone();
+        // A group id unique to this process, so two sensors on one host do not share.
+        cfg.fanout = Some(cfg.fanout.unwrap_or(std::process::id() as u16));
+        (0..n).map(|_| LiveSource::open(&cfg)).collect()
     }
 
     /// Link type of the interface.
@@ -117,4 +151,32 @@ impl LiveSource {
             Err(_) => LiveStats::default(),
         }
     }
+}
+
+/// Join the socket under a libpcap handle to fanout group `group`, hashing flows
+/// symmetrically and defragmenting IP first so a datagram's fragments meet on one socket.
+fn join_fanout(cap: &pcap::Capture<pcap::Active>, group: u16) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const PACKET_FANOUT: libc::c_int = 18;
+    const PACKET_FANOUT_HASH: u32 = 0;
+    const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
+    let arg: libc::c_int =
+        (group as u32 | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16) as libc::c_int;
+    let fd = cap.as_raw_fd();
+    // SAFETY: `fd` is the open packet socket owned by `cap`, which outlives this call; the
+    // option value is a plain int whose address and exact size we pass.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            PACKET_FANOUT,
+            (&arg as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -184,6 +184,16 @@ pub fn decode(link: LinkType, frame: &[u8], cfg: &DecodeConfig) -> Result<Decode
         tunnel: 0,
         depth: 0,
     };
+    if link == LinkType::VXLAN_PAYLOAD || link == LinkType::GENEVE_PAYLOAD {
+        let parse = if link == LinkType::VXLAN_PAYLOAD {
+            tunnel::vxlan
+        } else {
+            tunnel::geneve
+        };
+        let (net, vni, hdr) = parse(frame)?;
+        st.tunnel = vni;
+        return st.nested(net, hdr);
+    }
     let (proto, off) = link::strip(link, frame, &mut st.vlan)?;
     st.network(proto, off)
 }

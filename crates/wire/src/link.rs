@@ -20,12 +20,31 @@ impl LinkType {
     pub const C_HDLC: LinkType = LinkType(104);
     pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
     pub const NFLOG: LinkType = LinkType(239);
+    /// apitap's own: a UDP payload starting at a VXLAN header, as a mirror-target socket
+    /// receives it. Outside the registered range, so no capture file carries it.
+    pub const VXLAN_PAYLOAD: LinkType = LinkType(0x4150_0001);
+    /// apitap's own: a UDP payload starting at a GENEVE header.
+    pub const GENEVE_PAYLOAD: LinkType = LinkType(0x4150_0002);
 
     /// Whether [`crate::decode`] understands this link type.
     pub fn is_supported(self) -> bool {
         matches!(
             self.0,
-            0 | 1 | 12 | 14 | 101 | 104 | 105 | 108 | 113 | 127 | 228 | 229 | 239 | 276
+            0 | 1
+                | 12
+                | 14
+                | 101
+                | 104
+                | 105
+                | 108
+                | 113
+                | 127
+                | 228
+                | 229
+                | 239
+                | 276
+                | 0x4150_0001
+                | 0x4150_0002
         )
     }
 }

@@ -101,6 +101,36 @@ fn vxlan_is_unwrapped_and_vni_kept() {
 }
 
 #[test]
+fn a_mirror_target_datagram_decodes_from_its_tunnel_header() {
+    let inner = tcp_frame(b"GET /x HTTP/1.1\r\n\r\n");
+    let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0];
+    vx.extend_from_slice(&inner);
+    let d = decode(LinkType::VXLAN_PAYLOAD, &vx, &cfg()).expect("vxlan payload");
+    assert_eq!(
+        (d.tunnel, d.payload(&vx)),
+        (12345, &b"GET /x HTTP/1.1\r\n\r\n"[..])
+    );
+    // GENEVE with one 8-byte option, carrying the Ethernet frame.
+    let mut gn = vec![0x02, 0, 0x65, 0x58, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    gn.extend_from_slice(&inner);
+    let d = decode(LinkType::GENEVE_PAYLOAD, &gn, &cfg()).expect("geneve payload");
+    assert_eq!(
+        (d.tunnel, d.payload(&gn)),
+        (7, &b"GET /x HTTP/1.1\r\n\r\n"[..])
+    );
+    // Without the VXLAN I flag, or cut inside the options, it is a bad tunnel, not a packet.
+    vx[0] = 0;
+    assert_eq!(
+        decode(LinkType::VXLAN_PAYLOAD, &vx, &cfg()).err(),
+        Some(Anomaly::BadTunnel)
+    );
+    assert_eq!(
+        decode(LinkType::GENEVE_PAYLOAD, &gn[..12], &cfg()).err(),
+        Some(Anomaly::BadTunnel)
+    );
+}
+
+#[test]
 fn erspan_type2_is_unwrapped() {
     let inner = tcp_frame(b"hello");
     // GRE with sequence number, protocol ERSPAN II; ERSPAN header with session id 7.

@@ -16,30 +16,10 @@ pub(crate) fn udp(
 ) -> Result<Option<(Net, u32, usize)>, Anomaly> {
     let cfg = st.cfg;
     if cfg.vxlan_ports.contains(&dport) {
-        let h = payload.get(..8).ok_or(Anomaly::BadTunnel)?;
-        if h[0] & 0x08 == 0 {
-            return Err(Anomaly::BadTunnel);
-        }
-        let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
-        return Ok(Some((Net::Ethernet, vni, 8)));
+        return vxlan(payload).map(Some);
     }
     if cfg.geneve_ports.contains(&dport) {
-        let h = payload.get(..8).ok_or(Anomaly::BadTunnel)?;
-        if h[0] >> 6 != 0 {
-            return Err(Anomaly::BadTunnel);
-        }
-        let len = 8 + (h[0] & 0x3f) as usize * 4;
-        let net = match u16::from_be_bytes([h[2], h[3]]) {
-            0x6558 => Net::Ethernet,
-            0x0800 => Net::Ipv4,
-            0x86dd => Net::Ipv6,
-            _ => return Err(Anomaly::BadTunnel),
-        };
-        if payload.len() < len {
-            return Err(Anomaly::BadTunnel);
-        }
-        let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
-        return Ok(Some((net, vni, len)));
+        return geneve(payload).map(Some);
     }
     if sport == TEREDO || dport == TEREDO {
         return Ok(teredo(payload, false).map(|len| (Net::Ipv6, 0, len)));
@@ -56,6 +36,36 @@ pub(crate) fn udp(
     }
     // Teredo between a relay and a peer runs on any port: recognised by content.
     Ok(teredo(payload, true).map(|len| (Net::Ipv6, 0, len)))
+}
+
+/// A VXLAN header (RFC 7348): (inner protocol, VNI, header length).
+pub(crate) fn vxlan(payload: &[u8]) -> Result<(Net, u32, usize), Anomaly> {
+    let h = payload.get(..8).ok_or(Anomaly::BadTunnel)?;
+    if h[0] & 0x08 == 0 {
+        return Err(Anomaly::BadTunnel);
+    }
+    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+    Ok((Net::Ethernet, vni, 8))
+}
+
+/// A GENEVE header (RFC 8926), options skipped: (inner protocol, VNI, header length).
+pub(crate) fn geneve(payload: &[u8]) -> Result<(Net, u32, usize), Anomaly> {
+    let h = payload.get(..8).ok_or(Anomaly::BadTunnel)?;
+    if h[0] >> 6 != 0 {
+        return Err(Anomaly::BadTunnel);
+    }
+    let len = 8 + (h[0] & 0x3f) as usize * 4;
+    let net = match u16::from_be_bytes([h[2], h[3]]) {
+        0x6558 => Net::Ethernet,
+        0x0800 => Net::Ipv4,
+        0x86dd => Net::Ipv6,
+        _ => return Err(Anomaly::BadTunnel),
+    };
+    if payload.len() < len {
+        return Err(Anomaly::BadTunnel);
+    }
+    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+    Ok((net, vni, len))
 }
 
 const TEREDO: u16 = 3544;
