@@ -87,6 +87,29 @@ impl Batch {
     }
 }
 
+/// A worker's counters, published after every batch so a metrics endpoint can read them
+/// without stopping the worker or copying its inventory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub flow: FlowStats,
+    pub http: HttpStats,
+    pub scan: ScanStats,
+    pub active_flows: u64,
+    pub endpoints: u64,
+}
+
+impl Gauges {
+    fn add(&mut self, o: &Gauges) {
+        self.flow.add(&o.flow);
+        self.http.add(&o.http);
+        self.scan.add(&o.scan);
+        self.active_flows += o.active_flows;
+        self.endpoints += o.endpoints;
+    }
+}
+
+type SharedGauges = std::sync::Arc<std::sync::Mutex<Gauges>>;
+
 /// A worker's state at a point in time.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -108,6 +131,7 @@ pub struct Pipeline {
     cfg: SensorConfig,
     shards: Vec<Sender<Msg>>,
     workers: Vec<JoinHandle<Snapshot>>,
+    gauges: Vec<SharedGauges>,
     writer: Option<JoinHandle<std::io::Result<u64>>>,
     pending: Vec<Batch>,
     files: Option<Backings>,
@@ -147,20 +171,32 @@ impl Pipeline {
         flow.max_ooo_bytes_total = (flow.max_ooo_bytes_total / n).max(1);
         let mut shards = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
+        let mut gauges = Vec::with_capacity(n);
         for id in 0..n {
             let (tx, rx) = bounded::<Msg>(cfg.channel_depth);
             let (http, wtx, max_ep, scan) = (cfg.http, wtx.clone(), cfg.max_endpoints, cfg.scan);
+            let g = SharedGauges::default();
+            let wg = g.clone();
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{id}"))
-                .spawn(move || worker(id, rx, wtx, flow, http, max_ep, scan))
+                .spawn(move || {
+                    let lanes = Lanes {
+                        rx,
+                        out: wtx,
+                        gauges: wg,
+                    };
+                    worker(id, lanes, flow, http, max_ep, scan)
+                })
                 .expect("spawning a worker thread");
             shards.push(tx);
             workers.push(h);
+            gauges.push(g);
         }
         Pipeline {
             cfg,
             shards,
             workers,
+            gauges,
             writer,
             pending: Vec::new(),
             files: None,
@@ -310,7 +346,13 @@ impl Pipeline {
         let fresh = self.new_batch();
         let full = std::mem::replace(&mut self.pending[shard], fresh);
         if !full.items.is_empty() {
-            let _ = self.shards[shard].send(Msg::Batch(full));
+            if let Err(crossbeam_channel::TrySendError::Full(m)) =
+                self.shards[shard].try_send(Msg::Batch(full))
+            {
+                // The worker is behind: wait for it, and count the wait.
+                self.stats.backpressure += 1;
+                let _ = self.shards[shard].send(m);
+            }
         }
     }
 
@@ -346,6 +388,17 @@ impl Pipeline {
     /// Let capture time advance without packets (live capture on a quiet link).
     pub fn idle_tick(&mut self, now: u64) {
         self.clock(now);
+    }
+
+    /// The workers' counters as of their last batch: cheap, for metrics.
+    pub fn gauges(&self) -> Gauges {
+        let mut all = Gauges::default();
+        for g in &self.gauges {
+            if let Ok(g) = g.lock() {
+                all.add(&g);
+            }
+        }
+        all
     }
 
     /// Current inventory and counters of all workers, without stopping them.
@@ -405,10 +458,16 @@ fn merge_into(all: &mut Snapshot, s: &Snapshot) {
 }
 
 /// One worker: flow table, HTTP connections and inventory for its share of flows.
-fn worker(
-    id: usize,
+/// A worker's channels: its input, the exchange writer, where it publishes its counters.
+struct Lanes {
     rx: Receiver<Msg>,
     out: Option<Sender<WriterMsg>>,
+    gauges: SharedGauges,
+}
+
+fn worker(
+    id: usize,
+    Lanes { rx, out, gauges }: Lanes,
     flow: FlowConfig,
     http: HttpConfig,
     max_ep: usize,
@@ -474,6 +533,15 @@ fn worker(
                 continue;
             }
             Msg::End => break,
+        }
+        if let Ok(mut g) = gauges.lock() {
+            *g = Gauges {
+                flow: table.stats,
+                http: sink.stats,
+                scan: policy.stats,
+                active_flows: table.active() as u64,
+                endpoints: inv.endpoints.len() as u64,
+            };
         }
         if let Some(tx) = &out {
             let _ = tx.send(WriterMsg::Items {

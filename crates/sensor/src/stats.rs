@@ -21,6 +21,9 @@ pub struct DispatchStats {
     /// Packets whose payload the capture cut short.
     pub truncated_packets: u64,
     pub tunnelled: u64,
+    /// Batches that found their worker's queue full and waited (back-pressure). Timing, not
+    /// traffic: in the metrics, never in the inventory (which must not depend on timing).
+    pub backpressure: u64,
     /// Decode anomalies by kind, indexed like [`Anomaly::ALL`].
     pub anomalies: [u64; Anomaly::ALL.len()],
 }
@@ -78,8 +81,33 @@ impl Totals {
         }
     }
 
+    /// The counters of a running live capture, from the workers' published gauges (the
+    /// inventory's own counters stay at zero: they need a snapshot).
+    pub fn of_gauges(
+        dispatch: DispatchStats,
+        live: Option<LiveStats>,
+        g: &crate::Gauges,
+    ) -> Totals {
+        Totals {
+            dispatch,
+            live,
+            flow: g.flow,
+            http: g.http,
+            scan: g.scan,
+            endpoints: g.endpoints,
+            ..Totals::default()
+        }
+    }
+
     /// Packets, bytes or messages lost or not analysed, by reason (non-zero only).
     pub fn dropped(&self) -> Vec<(&'static str, u64)> {
+        let mut v = self.dropped_all();
+        v.retain(|(_, n)| *n > 0);
+        v
+    }
+
+    /// Every loss reason with its count, zero or not (the kernel's only for live capture).
+    pub fn dropped_all(&self) -> Vec<(&'static str, u64)> {
         let s = &self.flow.streams;
         let mut v = vec![
             ("decode_errors", self.dispatch.decode_errors()),
@@ -111,7 +139,6 @@ impl Totals {
         if let Some(l) = self.live {
             v.push(("kernel_dropped", l.dropped + l.if_dropped));
         }
-        v.retain(|(_, n)| *n > 0);
         v
     }
 

@@ -60,6 +60,13 @@ pub fn run(
         if done.iter().all(|d| *d) {
             break;
         }
+        // A live capture on a quiet link: hand what is written to the reader (a log shipper
+        // on a pipe, a tail on the file) instead of holding it in the buffer.
+        if rx.is_empty() && err.is_none() {
+            if let Err(e) = out.flush() {
+                err = Some(e);
+            }
+        }
     }
     if let Some(e) = err {
         return Err(e);
