@@ -9,6 +9,7 @@ mod diff;
 mod findings;
 mod live;
 mod merge;
+mod metrics;
 mod openapi;
 mod output;
 mod replay;
@@ -29,6 +30,15 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
+    /// Log format on stderr (level from RUST_LOG, default warn; capture logs at info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,13 +209,31 @@ struct ReplayArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true)
+    .args(["interface", "listen_vxlan", "listen_geneve"])))]
 struct CaptureArgs {
-    /// Interface to capture on.
+    /// Interface to capture on (a SPAN port, a mirror target's NIC).
     #[arg(short, long, value_name = "IFACE")]
-    interface: String,
-    /// BPF filter expression, e.g. "tcp port 80".
-    #[arg(long, value_name = "EXPR")]
+    interface: Option<String>,
+    /// Mirror-target mode: receive VXLAN-encapsulated mirror traffic on this UDP address
+    /// (AWS VPC Traffic Mirroring: 0.0.0.0:4789; Azure VNet TAP: the port you chose). No
+    /// promiscuous capture, no privilege beyond binding the port. Repeatable.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen_vxlan: Vec<std::net::SocketAddr>,
+    /// Mirror-target mode for GENEVE-encapsulated traffic (GCP, AWS Gateway Load Balancer:
+    /// 0.0.0.0:6081). Repeatable.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen_geneve: Vec<std::net::SocketAddr>,
+    /// BPF filter expression for the interface, e.g. "tcp port 80".
+    #[arg(long, value_name = "EXPR", requires = "interface")]
     bpf: Option<String>,
+    /// Capture sockets on the interface, sharing it through kernel flow-hash fanout
+    /// (default: --threads).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    capture_threads: Option<u16>,
+    /// Kernel ring buffer per capture socket, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    ring_mib: u32,
     /// Write the inventory every N seconds (and at exit).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     flush_interval: u64,
@@ -213,10 +241,39 @@ struct CaptureArgs {
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
     /// Bytes captured per packet.
-    #[arg(long, default_value_t = 65535)]
+    #[arg(long, default_value_t = 65535, value_parser = clap::value_parser!(i32).range(64..=262_144))]
     snaplen: i32,
+    /// Serve Prometheus metrics on /metrics and a liveness check on /healthz here,
+    /// e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
+    /// After opening the capture sockets, drop root and run as this user.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Rotate the --exchanges file when it grows past this size (e.g. 500M, 2G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "exchanges")]
+    exchanges_max_size: Option<u64>,
+    /// Rotated exchanges files kept (FILE.1 ... FILE.N).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    exchanges_keep: u32,
     #[command(flatten)]
     common: Common,
+}
+
+/// A byte size with an optional K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.trim().chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n >= 4096)
+        .ok_or_else(|| format!("{s:?} is not a size of at least 4096 bytes (e.g. 500M)"))
 }
 
 impl Common {
@@ -249,12 +306,20 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    let level = if matches!(cli.cmd, Command::Capture(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
     let result = match cli.cmd {
         Command::Replay(a) => replay::run(&a.files, &a.common),
         Command::Capture(a) => live::run(&a),

@@ -6,6 +6,8 @@ use apitap_sensor::Totals;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A file that appears under its name only once complete.
 pub struct AtomicFile {
@@ -99,6 +101,13 @@ impl Judge {
             spec: c.spec.load()?,
             previous: load_state(c)?,
         })
+    }
+
+    /// Read the spec files again (SIGHUP); on error the old spec stays and the error is
+    /// returned for the log.
+    pub fn reload_spec(&mut self, c: &crate::Common) -> Result<()> {
+        self.spec = c.spec.load()?;
+        Ok(())
     }
 
     /// The inventory document of the run so far, stamped now; with a `--state` file, what
@@ -307,4 +316,94 @@ pub fn summary(doc: &Document, t: &Totals, secs: f64) -> String {
         s.push_str(&format!("dropped or damaged: {}\n", parts.join(" ")));
     }
     s
+}
+
+/// The exchanges file of a live capture: appended to (a restart keeps what is there),
+/// rotated when it grows past a size (`path` → `path.1` → ... → `path.KEEP`, the oldest
+/// deleted), and reopened on request (SIGHUP, after an external logrotate moved it).
+/// Writes arrive from the exchange writer's buffer as whole lines, so rotation never splits
+/// a record.
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max: Option<u64>,
+    keep: u32,
+    reopen: Arc<AtomicBool>,
+    pub rotations: Arc<AtomicU64>,
+}
+
+impl RotatingFile {
+    pub fn open(
+        path: &Path,
+        max: Option<u64>,
+        keep: u32,
+        reopen: Arc<AtomicBool>,
+    ) -> Result<RotatingFile> {
+        let (file, size) = open_append(path)?;
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max,
+            keep: keep.max(1),
+            reopen,
+            rotations: Arc::default(),
+        })
+    }
+
+    fn numbered(&self, n: u32) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(format!(".{n}"));
+        PathBuf::from(s)
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        let _ = std::fs::remove_file(self.numbered(self.keep));
+        for n in (1..self.keep).rev() {
+            let _ = std::fs::rename(self.numbered(n), self.numbered(n + 1));
+        }
+        std::fs::rename(&self.path, self.numbered(1))?;
+        self.reopen_now()?;
+        self.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn reopen_now(&mut self) -> std::io::Result<()> {
+        let (f, size) = open_append(&self.path).map_err(std::io::Error::other)?;
+        (self.file, self.size) = (f, size);
+        Ok(())
+    }
+}
+
+fn open_append(p: &Path) -> Result<(File, u64)> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .with_context(|| format!("cannot open {} for appending", p.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((f, size))
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.reopen.swap(false, Ordering::Relaxed) {
+            self.reopen_now()?;
+        }
+        if self
+            .max
+            .is_some_and(|m| self.size > 0 && self.size + buf.len() as u64 > m)
+        {
+            self.rotate()?;
+        }
+        self.file.write_all(buf)?;
+        self.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }

@@ -1,0 +1,250 @@
+//! Mirror-target mode on loopback (no root needed): `apitap capture --listen-vxlan` receives
+//! the demo capture as VXLAN datagrams in two VNIs, and `--metrics` reports it.
+//!
+//! Asserts: the inventory equals an offline replay of the same frames, each exchange counted
+//! once per VNI (the same 5-tuple in two mirror sessions is two flows) and the exchanges carry
+//! their VNI; `/metrics` and `/healthz` answer while it runs; while the process is stopped
+//! (SIGSTOP) and a burst overflows its socket, every datagram sent is either received or
+//! counted as dropped by the kernel, exactly; SIGHUP reopens the exchanges file after it was
+//! moved away.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// Frames of a little-endian microsecond pcap file.
+fn frames(p: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(p).expect("pcap");
+    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().expect("4")) as usize;
+        out.push(b[at + 16..at + 16 + incl].to_vec());
+        at += 16 + incl;
+    }
+    out
+}
+
+fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+    let v = vni.to_be_bytes();
+    let mut d = vec![0x08, 0, 0, 0, v[1], v[2], v[3], 0];
+    d.extend_from_slice(frame);
+    d
+}
+
+fn free_port() -> u16 {
+    let s = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    s.local_addr().expect("addr").port()
+}
+
+fn scrape(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Kills the sensor if the test fails before it stops it.
+struct Reap(u32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn endpoints(doc: &Value) -> BTreeMap<(String, String, String), u64> {
+    doc["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| {
+            let k = |f: &str| e[f].as_str().unwrap_or_default().to_string();
+            (
+                (k("host"), k("method"), k("path")),
+                e["hits"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
+    let demo = root().join("fixtures/demo/demo.pcap");
+    let dir = std::env::temp_dir().join(format!("apitap-mirror-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let (inv, ex) = (dir.join("inv.json"), dir.join("ex.jsonl"));
+    let (udp, mport) = (free_port(), free_port());
+    let apitap = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["capture", "--listen-vxlan", &format!("127.0.0.1:{udp}")])
+        .args(["--metrics", &format!("127.0.0.1:{mport}"), "--threads", "2"])
+        .args(["--flush-interval", "3600", "--log-format", "json", "-o"])
+        .arg(&inv)
+        .arg("--exchanges")
+        .arg(&ex)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apitap capture");
+    let _reap = Reap(apitap.id());
+    wait_for("metrics endpoint", || {
+        scrape(mport, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+
+    let tx = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let frames = frames(&demo);
+    let mut sent = 0u64;
+    for vni in [7, 9] {
+        for (i, f) in frames.iter().enumerate() {
+            tx.send_to(&vxlan(vni, f), ("127.0.0.1", udp))
+                .expect("send");
+            sent += 1;
+            if i % 16 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    wait_for("every datagram counted and analysed", || {
+        scrape(mport, "/metrics").is_some_and(|m| {
+            metric(&m, "apitap_packets_total") == sent && metric(&m, "apitap_exchanges_total") > 0
+        })
+    });
+    let m = scrape(mport, "/metrics").expect("metrics");
+    assert_eq!(
+        metric(&m, "apitap_kernel_dropped_total{where=\"socket\"}"),
+        0,
+        "{m}"
+    );
+    assert!(metric(&m, "apitap_exchanges_total") > 0, "{m}");
+
+    // Moved away, then SIGHUP: the next records go to a new file under the old name.
+    let moved = dir.join("ex.jsonl.old");
+    wait_for("exchanges written", || {
+        std::fs::metadata(&ex).is_ok_and(|m| m.len() > 0)
+    });
+    std::fs::rename(&ex, &moved).expect("move exchanges");
+    let pid = apitap.id().to_string();
+    let kill = |sig: &str| {
+        let st = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+    };
+    kill("-HUP");
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Stopped, it cannot read: a burst overflows the socket buffer. Every datagram is then
+    // either read or in the kernel's drop count. The inner packet is UDP, so the inventory
+    // does not change.
+    kill("-STOP");
+    let noise = {
+        let mut f = frames[0][..14].to_vec();
+        f.extend_from_slice(&[
+            0x45, 0, 0x05, 0x78, 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 9, 1, 10, 9, 9, 2,
+        ]);
+        f.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0x05, 0x64, 0, 0]);
+        f.resize(14 + 1400, 0xab);
+        vxlan(7, &f)
+    };
+    let burst = 60_000u64;
+    for _ in 0..burst {
+        let _ = tx.send_to(&noise, ("127.0.0.1", udp));
+    }
+    kill("-CONT");
+    let total = sent + burst;
+    wait_for("received + dropped = sent", || {
+        scrape(mport, "/metrics").is_some_and(|m| {
+            metric(&m, "apitap_kernel_received_total")
+                + metric(&m, "apitap_kernel_dropped_total{where=\"socket\"}")
+                == total
+        })
+    });
+    let m = scrape(mport, "/metrics").expect("metrics");
+    let dropped = metric(&m, "apitap_kernel_dropped_total{where=\"socket\"}");
+    assert!(
+        dropped > 0,
+        "the burst should have overflowed the socket:\n{m}"
+    );
+    assert_eq!(metric(&m, "apitap_packets_total"), total - dropped);
+
+    kill("-TERM");
+    let out = apitap.wait_with_output().expect("apitap exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // JSON logs: every log line is one JSON object.
+    let logs: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(logs.iter().any(|l| l.contains("capturing")), "{stderr}");
+    for l in &logs {
+        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+
+    let live: Value =
+        serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
+    assert_eq!(live["stats"]["capture"]["kernel_dropped"], dropped);
+    assert_eq!(live["stats"]["dropped"]["kernel_dropped"], dropped);
+    assert!(live["capture"]["sources"][0]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("vxlan://127.0.0.1:"));
+    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["replay", "-q", "-o", "-"])
+        .arg(&demo)
+        .output()
+        .expect("replay");
+    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let want: BTreeMap<_, _> = endpoints(&offline)
+        .into_iter()
+        .map(|(k, n)| (k, 2 * n))
+        .collect();
+    assert_eq!(endpoints(&live), want);
+
+    // Records before the HUP are in the moved file, after it in the new one (at least the
+    // flows closed at exit); together, each exchange once per VNI.
+    let rows: Vec<Value> = [&moved, &ex]
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .map(|l| serde_json::from_str(&l).expect("record"))
+        .collect();
+    let per_vni = |v: u64| rows.iter().filter(|r| r["tunnel"] == v).count();
+    let exchanges = offline["stats"]["exchanges"].as_u64().expect("exchanges") as usize;
+    assert_eq!((per_vni(7), per_vni(9)), (exchanges, exchanges));
+    let _ = std::fs::remove_dir_all(&dir);
+}
