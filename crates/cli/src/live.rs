@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 /// Packets and bytes per chunk handed from a capture thread to the dispatcher.
 const CHUNK_PACKETS: usize = 512;
-const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_BYTES: usize = 256 << 10;
+/// Chunks queued for the dispatcher: with the kernel rings, what absorbs a burst.
+const CHUNK_QUEUE: usize = 32;
 /// A chunk is handed over at the latest this long after its first packet.
 const CHUNK_AGE: Duration = Duration::from_millis(20);
 /// How often anomaly counters that grew are logged (one line per period, not per event).
@@ -116,7 +118,7 @@ fn open_sources(a: &CaptureArgs) -> Result<Vec<Source>> {
 /// A capture thread: read, chunk, hand over; until `stop`.
 fn reader(mut src: Source, tx: Sender<Chunk>, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
     let new_chunk = || Chunk {
-        data: Vec::with_capacity(CHUNK_BYTES + 65536),
+        data: Vec::with_capacity(CHUNK_BYTES),
         pkts: Vec::with_capacity(CHUNK_PACKETS),
     };
     let mut chunk = new_chunk();
@@ -209,7 +211,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
 
     let started = Instant::now();
     let mut pipe = Pipeline::start(c.sensor_config(), writer);
-    let (tx, rx) = bounded::<Chunk>(64);
+    let (tx, rx) = bounded::<Chunk>(CHUNK_QUEUE);
     let mut readers = Vec::new();
     let mut shared = Vec::new();
     for (i, src) in sources.into_iter().enumerate() {
@@ -368,8 +370,15 @@ struct AnomalyLog {
 
 impl AnomalyLog {
     fn check(&mut self, t: &Totals) {
-        if self.at.is_some_and(|at| at.elapsed() < ANOMALY_LOG_EVERY) {
-            return;
+        if let Some(grew) = self.grew(t, ANOMALY_LOG_EVERY) {
+            tracing::warn!(counters = %grew, "traffic lost or not analysed since the last report");
+        }
+    }
+
+    /// The counters that grew since the last report, if a period has passed and any did.
+    fn grew(&mut self, t: &Totals, every: Duration) -> Option<String> {
+        if self.at.is_some_and(|at| at.elapsed() < every) {
+            return None;
         }
         self.at = Some(Instant::now());
         let now = t.dropped_all();
@@ -384,9 +393,35 @@ impl AnomalyLog {
                 (*n > before).then(|| format!("{k}+{}", n - before))
             })
             .collect();
-        if !grew.is_empty() {
-            tracing::warn!(counters = %grew.join(" "), "traffic lost or not analysed since the last report");
-        }
         self.seen = now;
+        (!grew.is_empty()).then(|| grew.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_is_reported_once_per_period_as_the_growth_since_the_last_report() {
+        let mut log = AnomalyLog::default();
+        let mut t = Totals::default();
+        t.flow.streams.gaps = 5;
+        assert_eq!(
+            log.grew(&t, Duration::from_secs(3600)).as_deref(),
+            Some("tcp_gaps+5")
+        );
+        // Within the period: silent, however much more is lost.
+        t.flow.streams.gaps = 500;
+        assert_eq!(log.grew(&t, Duration::from_secs(3600)), None);
+        // The next period reports only the growth since the last report (the silent period's
+        // growth was not reported, so it counts from the last report: 5 -> 900).
+        t.flow.streams.gaps = 900;
+        t.dispatch.truncated_packets = 2;
+        assert_eq!(
+            log.grew(&t, Duration::ZERO).as_deref(),
+            Some("truncated_packets+2 tcp_gaps+895")
+        );
+        assert_eq!(log.grew(&t, Duration::ZERO), None);
     }
 }

@@ -407,3 +407,57 @@ impl Write for RotatingFile {
         self.file.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_whole_records_and_the_newest_files() {
+        let dir = std::env::temp_dir().join(format!("apitap-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("x.jsonl");
+        std::fs::write(&path, "old\n").expect("existing file");
+        let reopen = Arc::new(AtomicBool::new(false));
+        let mut f = RotatingFile::open(&path, Some(100), 2, reopen.clone()).expect("open");
+        // Whole lines, as the exchange writer's buffer hands them over.
+        for i in 0..20 {
+            f.write_all(format!("{{\"n\":{i:02},\"pad\":\"0123456789\"}}\n").as_bytes())
+                .expect("write");
+        }
+        f.flush().expect("flush");
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let (cur, one, two) = (
+            read(&path),
+            read(&dir.join("x.jsonl.1")),
+            read(&dir.join("x.jsonl.2")),
+        );
+        assert!(
+            !dir.join("x.jsonl.3").exists(),
+            "only two rotated files are kept"
+        );
+        for file in [&cur, &one, &two] {
+            assert!(file.len() <= 100, "{file}");
+            assert!(file
+                .lines()
+                .all(|l| l.starts_with("{\"n\":") && l.ends_with('}')));
+        }
+        // The newest records, in order, with none missing between the kept files.
+        let all: Vec<u32> = [&two, &one, &cur]
+            .iter()
+            .flat_map(|t| t.lines())
+            .map(|l| l[5..7].parse().expect("n"))
+            .collect();
+        assert_eq!(*all.last().expect("records"), 19);
+        assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "{all:?}");
+        assert_eq!(f.rotations.load(Ordering::Relaxed), 6);
+        assert_eq!(all, (12..20).collect::<Vec<u32>>());
+        // Moved away and reopened on request: the next write makes a new file.
+        std::fs::rename(&path, dir.join("moved")).expect("move");
+        reopen.store(true, Ordering::Relaxed);
+        f.write_all(b"{\"n\":20}\n").expect("write");
+        assert_eq!(read(&path), "{\"n\":20}\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
