@@ -1,9 +1,10 @@
 //! Mirror-target mode on loopback (no root needed): `apitap capture --listen-vxlan` receives
 //! the demo capture as VXLAN datagrams in two VNIs, and `--metrics` reports it.
 //!
-//! Asserts: the inventory equals an offline replay of the same frames, each exchange counted
-//! once per VNI (the same 5-tuple in two mirror sessions is two flows) and the exchanges carry
-//! their VNI; `/metrics` and `/healthz` answer while it runs; while the process is stopped
+//! Asserts: across a restart with `--state` (VNI 7 in the first run, VNI 9 in the second),
+//! the final inventory equals an offline replay of the same frames with each exchange counted
+//! once per VNI (the same 5-tuple in two mirror sessions is two flows, and nothing learned
+//! before the restart is lost), and the exchanges carry their VNI; `/metrics` and `/healthz` answer while it runs; while the process is stopped
 //! (SIGSTOP) and a burst overflows its socket, every datagram sent is either received or
 //! counted as dropped by the kernel, exactly; SIGHUP reopens the exchanges file after it was
 //! moved away.
@@ -105,41 +106,72 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
     let demo = root().join("fixtures/demo/demo.pcap");
     let dir = std::env::temp_dir().join(format!("apitap-mirror-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
-    let (inv, ex) = (dir.join("inv.json"), dir.join("ex.jsonl"));
+    let (inv, ex, state) = (
+        dir.join("inv.json"),
+        dir.join("ex.jsonl"),
+        dir.join("state.json"),
+    );
     let (udp, mport) = (free_port(), free_port());
-    let apitap = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["capture", "--listen-vxlan", &format!("127.0.0.1:{udp}")])
-        .args(["--metrics", &format!("127.0.0.1:{mport}"), "--threads", "2"])
-        .args(["--flush-interval", "3600", "--log-format", "json", "-o"])
-        .arg(&inv)
-        .arg("--exchanges")
-        .arg(&ex)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("apitap capture");
-    let _reap = Reap(apitap.id());
-    wait_for("metrics endpoint", || {
-        scrape(mport, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-    });
-
+    let start = || {
+        let child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+            .args(["capture", "--listen-vxlan", &format!("127.0.0.1:{udp}")])
+            .args(["--metrics", &format!("127.0.0.1:{mport}"), "--threads", "2"])
+            .args(["--flush-interval", "3600", "--log-format", "json", "-o"])
+            .arg(&inv)
+            .arg("--exchanges")
+            .arg(&ex)
+            .arg("--state")
+            .arg(&state)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("apitap capture");
+        wait_for("metrics endpoint", || {
+            scrape(mport, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+        });
+        child
+    };
     let tx = UdpSocket::bind("127.0.0.1:0").expect("sender");
     let frames = frames(&demo);
-    let mut sent = 0u64;
-    for vni in [7, 9] {
+    // The demo in one VNI, paced so no datagram is dropped; returns how many were sent.
+    let send = |vni: u32| {
         for (i, f) in frames.iter().enumerate() {
             tx.send_to(&vxlan(vni, f), ("127.0.0.1", udp))
                 .expect("send");
-            sent += 1;
             if i % 16 == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-    }
-    wait_for("every datagram counted and analysed", || {
-        scrape(mport, "/metrics").is_some_and(|m| {
-            metric(&m, "apitap_packets_total") == sent && metric(&m, "apitap_exchanges_total") > 0
-        })
-    });
+        let sent = frames.len() as u64;
+        wait_for("every datagram counted and analysed", || {
+            scrape(mport, "/metrics").is_some_and(|m| {
+                metric(&m, "apitap_packets_total") == sent
+                    && metric(&m, "apitap_exchanges_total") > 0
+            })
+        });
+        sent
+    };
+
+    // First run: VNI 7, then SIGTERM; its final snapshot is the state the second run resumes.
+    let first = start();
+    let reap = Reap(first.id());
+    send(7);
+    let st = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status();
+    assert!(st.is_ok_and(|s| s.success()));
+    let out = first.wait_with_output().expect("first run exits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(reap);
+    assert!(state.exists(), "no state written at SIGTERM");
+
+    // Second run: VNI 9, resuming the state.
+    let apitap = start();
+    let _reap = Reap(apitap.id());
+    let sent = send(9);
     let m = scrape(mport, "/metrics").expect("metrics");
     assert_eq!(
         metric(&m, "apitap_kernel_dropped_total{where=\"socket\"}"),
@@ -147,6 +179,7 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
         "{m}"
     );
     assert!(metric(&m, "apitap_exchanges_total") > 0, "{m}");
+    assert_eq!(metric(&m, "apitap_snapshot_errors_total"), 0, "{m}");
 
     // Moved away, then SIGHUP: the next records go to a new file under the old name.
     let moved = dir.join("ex.jsonl.old");
@@ -230,8 +263,9 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
         .collect();
     assert_eq!(endpoints(&live), want);
 
-    // Records before the HUP are in the moved file, after it in the new one (at least the
-    // flows closed at exit); together, each exchange once per VNI.
+    // Records of the first run and of the second before the HUP are in the moved file (the
+    // second run appended), after it in the new one (at least the flows closed at exit);
+    // together, each exchange once per VNI.
     let rows: Vec<Value> = [&moved, &ex]
         .iter()
         .flat_map(|p| {
