@@ -323,6 +323,36 @@ fn outdated_versions(endpoints: &[EndpointOut]) -> Vec<Finding> {
         .collect()
 }
 
+/// Endpoints re-keyed by the spec's operations (when given) and then by learned templates;
+/// the spec's diff.
+fn keyed_and_learned(
+    inv: &Inventory,
+    spec: Option<&crate::spec::Spec>,
+) -> (Inventory, Option<crate::spec::SpecDiff>) {
+    let (keyed, diff, frozen) = match spec {
+        Some(sp) => {
+            let (k, verdicts, diff) = crate::spec::apply(inv, sp);
+            let frozen = verdicts
+                .iter()
+                .filter(|(_, v)| v.spec_path.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            (k, Some(diff), frozen)
+        }
+        None => (inv.clone(), None, Default::default()),
+    };
+    (crate::learn::learn(&keyed, &frozen), diff)
+}
+
+/// The inventory with what a document would show applied: spec operations and learned
+/// templates, endpoints that collapse merged. A live sensor folds what it has accumulated
+/// with it at every snapshot, so that literal slugs (`/users/alice`, `/users/bob`, ...) do not
+/// pile up over months: after a fold, only the values seen since take memory, and learning
+/// joins them to the parameters already learned at their position.
+pub fn fold(inv: &Inventory, spec: Option<&crate::spec::Spec>) -> Inventory {
+    keyed_and_learned(inv, spec).0
+}
+
 impl Document {
     /// Build the document. `now_ns` is the generation time.
     pub fn build(
@@ -343,19 +373,7 @@ impl Document {
         now_ns: u64,
     ) -> Document {
         let state = crate::state::encode(inv);
-        let (keyed, diff, frozen) = match spec {
-            Some(sp) => {
-                let (k, verdicts, diff) = crate::spec::apply(inv, sp);
-                let frozen = verdicts
-                    .iter()
-                    .filter(|(_, v)| v.spec_path.is_some())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                (k, Some(diff), frozen)
-            }
-            None => (inv.clone(), None, Default::default()),
-        };
-        let learned = crate::learn::learn(&keyed, &frozen);
+        let (learned, diff) = keyed_and_learned(inv, spec);
         let merged = inv.endpoints.len() - learned.endpoints.len().min(inv.endpoints.len());
         // The inventory's own counters, so that a merged document counts its own caps.
         if let Some(serde_json::Value::Object(m)) = stats.get_mut("inventory") {

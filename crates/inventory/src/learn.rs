@@ -190,6 +190,20 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                             BTreeSet::new()
                         }
                     }
+                    // Or many values leading to one same name below (`/users/alice/repos`,
+                    // `/users/bob/repos`, ...): objects of one collection, however often each
+                    // is called. Static names rarely share a child; when they do, their
+                    // answers differ and the consistency check keeps them apart.
+                    None if !thin_node => {
+                        let shared = shared_child(members, pos, &val, &segs);
+                        if shared.len() * 2 >= view.hits.len()
+                            && consistent(&shared, members, pos, &val, &segs, &leaves, &keys)
+                        {
+                            shared
+                        } else {
+                            BTreeSet::new()
+                        }
+                    }
                     _ => BTreeSet::new(),
                 };
                 let mut vals = base.clone();
@@ -333,6 +347,30 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         out.values_capped += capped;
     }
     out
+}
+
+/// The values at `pos` that lead to the literal name below followed by the most values, when
+/// at least [`MIN_LIGHT_VALUES`] do; empty otherwise.
+fn shared_child<'a>(
+    members: &[usize],
+    pos: usize,
+    val: &[Option<&'a str>],
+    segs: &[Vec<String>],
+) -> BTreeSet<&'a str> {
+    let mut by_child: BTreeMap<&str, BTreeSet<&'a str>> = BTreeMap::new();
+    for &i in members {
+        let (Some(v), Some(child)) = (val[i], segs[i].get(pos + 1)) else {
+            continue;
+        };
+        if !is_param(child) {
+            by_child.entry(child.as_str()).or_default().insert(v);
+        }
+    }
+    by_child
+        .into_values()
+        .max_by_key(BTreeSet::len)
+        .filter(|vs| vs.len() >= MIN_LIGHT_VALUES)
+        .unwrap_or_default()
 }
 
 /// Distinct values a position needs, when each was seen many times, before a shape makes
@@ -699,6 +737,49 @@ mod tests {
     const REPO: &str = r#"{"name":"r","owner":{"login":"x"},"stars":1}"#;
     const ISSUES: &str = r#"[{"number":1,"title":"t","state":"open"}]"#;
     const ME: &str = r#"{"login":"me","id":1,"followers":3,"plan":"pro"}"#;
+
+    #[test]
+    fn objects_called_often_that_share_a_sub_path_are_values() {
+        // Thirty users, each profile and its repositories fetched twice (four calls per
+        // value: too busy to be "values that come and go"), beside `/users/me`.
+        let names = [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+            "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
+            "xena", "yolanda", "zeke", "amir", "bianca", "chen", "dmitri", "elena", "farah",
+            "goran", "hana",
+        ];
+        let mut t: Vec<(String, String)> = Vec::new();
+        for n in &names[..names.len() - 23] {
+            for _ in 0..2 {
+                t.push((format!("/api/users/{n}"), r#"{"login":"x","id":1}"#.into()));
+                t.push((
+                    format!("/api/users/{n}/repos"),
+                    r#"[{"name":"x","stars":1}]"#.into(),
+                ));
+            }
+        }
+        let t7: Vec<(String, &str)> = t.iter().map(|(p, b)| (p.clone(), b.as_str())).collect();
+        // Seven are too few to tell from names.
+        assert_eq!(paths(&t7).len(), 14);
+        for n in &names[names.len() - 23..] {
+            for _ in 0..2 {
+                t.push((format!("/api/users/{n}"), r#"{"login":"x","id":1}"#.into()));
+                t.push((
+                    format!("/api/users/{n}/repos"),
+                    r#"[{"name":"x","stars":1}]"#.into(),
+                ));
+            }
+            t.push((
+                "/api/users/me".into(),
+                r#"{"login":"me","plan":"pro"}"#.into(),
+            ));
+        }
+        let t: Vec<(String, &str)> = t.iter().map(|(p, b)| (p.clone(), b.as_str())).collect();
+        assert_eq!(
+            paths(&t),
+            ["/api/users/me", "/api/users/{id}", "/api/users/{id}/repos"]
+        );
+    }
 
     #[test]
     fn slugs_become_parameters_and_constants_stay() {

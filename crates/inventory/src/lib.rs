@@ -25,7 +25,7 @@ pub mod template;
 
 pub use auth::{classify_auth, AuthKind};
 pub use doc::{
-    format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, PiiOut, DOC_VERSION,
+    fold, format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, PiiOut, DOC_VERSION,
 };
 pub use endpoint::{is_public, Endpoint, Inventory, Observed, PiiSeen};
 pub use findings::{findings, Finding, Severity};
