@@ -9,6 +9,8 @@
 //! counted as dropped by the kernel, exactly; SIGHUP reopens the exchanges file after it was
 //! moved away.
 
+mod common;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -280,5 +282,149 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
     let per_vni = |v: u64| rows.iter().filter(|r| r["tunnel"] == v).count();
     let exchanges = offline["stats"]["exchanges"].as_u64().expect("exchanges") as usize;
     assert_eq!((per_vni(7), per_vni(9)), (exchanges, exchanges));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Slug traffic: three batches of 12, 3 and 15 users, each user's profile and repositories
+/// fetched twice, and `/api/users/me` in every batch.
+fn slug_batches() -> Vec<Vec<Vec<u8>>> {
+    let names = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+        "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
+        "xena", "yolanda", "zeke", "amir", "bianca", "chen", "dmitri", "elena", "farah", "goran",
+        "hana",
+    ];
+    let get = |path: &str, body: &str| {
+        (
+            format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer t\r\n\r\n")
+                .into_bytes(),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
+        )
+    };
+    [&names[..12], &names[12..15], &names[15..]]
+        .iter()
+        .enumerate()
+        .map(|(b, batch)| {
+            let mut frames = Vec::new();
+            for (i, n) in batch.iter().enumerate() {
+                let mut pairs = Vec::new();
+                for _ in 0..2 {
+                    pairs.push(get(
+                        &format!("/api/users/{n}"),
+                        &format!("{{\"login\":\"{n}\",\"id\":{i}}}"),
+                    ));
+                    pairs.push(get(
+                        &format!("/api/users/{n}/repos"),
+                        "[{\"name\":\"x\",\"stars\":1}]",
+                    ));
+                }
+                pairs.push(get("/api/users/me", "{\"login\":\"me\",\"plan\":\"pro\"}"));
+                let port = 40000 + (b * 100 + i) as u16;
+                frames.extend(common::connection(
+                    ([10, 1, 0, 2], port),
+                    ([10, 1, 0, 1], 80),
+                    &pairs,
+                ));
+            }
+            frames
+        })
+        .collect()
+}
+
+#[test]
+fn folding_at_every_snapshot_gives_the_templates_of_one_offline_pass() {
+    let dir = std::env::temp_dir().join(format!("apitap-fold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let (inv, pcap) = (dir.join("inv.json"), dir.join("all.pcap"));
+    let batches = slug_batches();
+    let mut w = common::Pcap::create(&pcap);
+    for f in batches.iter().flatten() {
+        w.put(f);
+    }
+    drop(w);
+    let (udp, mport) = (free_port(), free_port());
+    let apitap = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args([
+            "capture",
+            "-q",
+            "--listen-vxlan",
+            &format!("127.0.0.1:{udp}"),
+        ])
+        .args([
+            "--metrics",
+            &format!("127.0.0.1:{mport}"),
+            "--flush-interval",
+            "1",
+            "-o",
+        ])
+        .arg(&inv)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apitap capture");
+    let _reap = Reap(apitap.id());
+    wait_for("metrics endpoint", || {
+        scrape(mport, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    let tx = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let (mut sent, mut snapshots) = (0u64, 0u64);
+    // Each batch is followed by a fold: the users of the first are a parameter before the
+    // second arrives, and later users join it.
+    for (b, batch) in batches.iter().enumerate() {
+        for (i, f) in batch.iter().enumerate() {
+            tx.send_to(&vxlan(3, f), ("127.0.0.1", udp)).expect("send");
+            if i % 16 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        sent += batch.len() as u64;
+        wait_for("the batch analysed and folded", || {
+            scrape(mport, "/metrics").is_some_and(|m| {
+                metric(&m, "apitap_packets_total") == sent
+                    && metric(&m, "apitap_snapshots_total") >= snapshots + 2
+            })
+        });
+        snapshots = metric(
+            &scrape(mport, "/metrics").expect("metrics"),
+            "apitap_snapshots_total",
+        );
+        // Held after a fold: one endpoint per template, not one per user.
+        let m = scrape(mport, "/metrics").expect("metrics");
+        let held = metric(&m, "apitap_endpoints");
+        assert_eq!(held, 3, "not folded after batch {b}:\n{m}");
+    }
+    let pid = apitap.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .is_ok_and(|s| s.success()));
+    let out = apitap.wait_with_output().expect("exits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live: Value =
+        serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
+    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["replay", "-q", "-o", "-"])
+        .arg(&pcap)
+        .output()
+        .expect("replay");
+    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let want = endpoints(&offline);
+    assert_eq!(endpoints(&live), want);
+    assert_eq!(want.len(), 3, "{want:?}");
+    assert_eq!(
+        want.get(&(
+            "api.example.com".into(),
+            "GET".into(),
+            "/api/users/me".into()
+        )),
+        Some(&30)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -210,7 +210,10 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     }
 
     let started = Instant::now();
-    let mut pipe = Pipeline::start(c.sensor_config(), writer);
+    let cfg = c.sensor_config();
+    // What the workers handed over at past snapshots, folded.
+    let mut base = apitap_inventory::Inventory::new(cfg.max_endpoints);
+    let mut pipe = Pipeline::start(cfg, writer);
     let (tx, rx) = bounded::<Chunk>(CHUNK_QUEUE);
     let mut readers = Vec::new();
     let mut shared = Vec::new();
@@ -279,7 +282,8 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         if last_metrics.elapsed() >= Duration::from_secs(1) {
             last_metrics = Instant::now();
             let g = pipe.gauges();
-            let totals = Totals::of_gauges(pipe.stats.clone(), Some(kernel(&shared)), &g);
+            let mut totals = Totals::of_gauges(pipe.stats.clone(), Some(kernel(&shared)), &g);
+            totals.endpoints += extra.endpoints_folded;
             extra.uptime_secs = started.elapsed().as_secs_f64();
             extra.capture_waits = shared.iter().map(|s| s.waits.load(Ordering::Relaxed)).sum();
             if a.metrics.is_some() {
@@ -289,19 +293,20 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         }
         if last_flush.elapsed() >= flush_every {
             last_flush = Instant::now();
-            let snap = pipe.snapshot();
+            // The workers hand over what they accumulated; the snapshot is everything so far,
+            // and then it is folded so literal slugs do not pile up (see inventory::fold).
+            let snap = pipe.take();
+            base.merge(&snap.inventory);
             let totals = Totals::of(
                 pipe.stats.clone(),
                 Default::default(),
                 Some(kernel(&shared)),
                 &snap,
             );
-            let doc = judge.document(
-                &snap.inventory,
-                info(first, last, pipe.link_types.clone()),
-                &totals,
-            )?;
+            let doc = judge.document(&base, info(first, last, pipe.link_types.clone()), &totals)?;
+            base = apitap_inventory::fold(&base, judge.spec.as_ref());
             extra.findings = findings_by_severity(&doc);
+            extra.endpoints_folded = base.endpoints.len() as u64;
             if c.output.is_some() || c.state.is_some() {
                 match save(c, &doc) {
                     Ok(()) => {
@@ -328,8 +333,9 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
     let links = pipe.link_types.clone();
     let (snap, written) = pipe.finish();
     written.context("writing exchanges")?;
+    base.merge(&snap.inventory);
     let totals = Totals::of(dispatch, Default::default(), Some(live), &snap);
-    let doc = judge.document(&snap.inventory, info(first, last, links), &totals)?;
+    let doc = judge.document(&base, info(first, last, links), &totals)?;
     crate::output::publish(c, &doc, &totals, started)?;
     if let Some(e) = failed {
         bail!("capture stopped: {e}");

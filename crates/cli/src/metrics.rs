@@ -107,6 +107,8 @@ pub struct Extra {
     pub last_snapshot_unix: u64,
     /// Chunks the capture threads had to wait to hand over (the dispatcher was behind).
     pub capture_waits: u64,
+    /// Endpoints kept after the last fold (the workers' new ones come on top).
+    pub endpoints_folded: u64,
 }
 
 struct Out(String);
@@ -245,7 +247,7 @@ pub fn render(t: &Totals, active_flows: u64, x: &Extra) -> String {
     o.one(
         "apitap_endpoints",
         "gauge",
-        "Endpoints in the inventory (before templates are learned).",
+        "Endpoints held: as folded at the last snapshot, plus those seen since (literal until the next fold).",
         t.endpoints,
     );
     o.family(

@@ -121,8 +121,14 @@ pub struct Snapshot {
 
 enum Msg {
     Batch(Batch),
-    Tick { idx: u64, ts: u64 },
+    Tick {
+        idx: u64,
+        ts: u64,
+    },
     Snapshot(Sender<Snapshot>),
+    /// Like `Snapshot`, but the worker hands its inventory over and starts a new, empty one
+    /// (its counters go on).
+    Take(Sender<Snapshot>),
     End,
 }
 
@@ -403,11 +409,21 @@ impl Pipeline {
 
     /// Current inventory and counters of all workers, without stopping them.
     pub fn snapshot(&mut self) -> Snapshot {
+        self.collect(Msg::Snapshot)
+    }
+
+    /// Like [`Pipeline::snapshot`], but the workers hand their inventories over and start
+    /// empty ones: the caller keeps (and may fold) what was accumulated so far.
+    pub fn take(&mut self) -> Snapshot {
+        self.collect(Msg::Take)
+    }
+
+    fn collect(&mut self, ask: fn(Sender<Snapshot>) -> Msg) -> Snapshot {
         self.flush_batches();
         let mut replies = Vec::new();
         for s in &self.shards {
             let (tx, rx) = bounded(1);
-            if s.send(Msg::Snapshot(tx)).is_ok() {
+            if s.send(ask(tx)).is_ok() {
                 replies.push(rx);
             }
         }
@@ -526,6 +542,15 @@ fn worker(
             Msg::Snapshot(reply) => {
                 let _ = reply.send(Snapshot {
                     inventory: inv.clone(),
+                    flow: table.stats,
+                    http: sink.stats,
+                    scan: policy.stats,
+                });
+                continue;
+            }
+            Msg::Take(reply) => {
+                let _ = reply.send(Snapshot {
+                    inventory: std::mem::replace(&mut inv, Inventory::new(max_ep)),
                     flow: table.stats,
                     http: sink.stats,
                     scan: policy.stats,
