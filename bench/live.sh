@@ -10,7 +10,8 @@
 #       Replay the capture in a loop (default 200 Mbit/s) for MINUTES; print apitap's RSS,
 #       packets, drops, flows and endpoints every 30 s (from its --metrics endpoint).
 #
-# Build first: cargo build --release. Environment: APITAP (binary), THREADS (default 2).
+# Build first: cargo build --release. Environment: APITAP (binary), THREADS (default 2),
+# FLUSH (soak: snapshot and fold interval in seconds, default 30).
 set -euo pipefail
 mode=${1:?usage: bench/live.sh zerodrop|soak CAPTURE ...}
 pcap=$(realpath "${2:?capture file}")
@@ -79,7 +80,7 @@ zerodrop)
   ;;
 soak)
   minutes=${1:?minutes}; rate=${2:-200}
-  start_apitap 30 --state "$work/state.json"
+  start_apitap "${FLUSH:-30}" --state "$work/state.json"
   ip netns exec "$ns_c" tcpreplay -i lb-c --mbps "$rate" --loop 0 "$pcap" >/dev/null 2>&1 &
   replayer=$!
   echo "soak: $pcap looped at $rate Mbit/s for $minutes min, apitap --threads $threads"
