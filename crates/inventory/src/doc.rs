@@ -4,7 +4,7 @@ use crate::endpoint::{Endpoint, Inventory};
 use crate::findings::{findings, Finding};
 use crate::services::{EncryptedService, Unparsed};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Version of the document format; bumped only for incompatible changes.
@@ -329,28 +329,48 @@ fn keyed_and_learned(
     inv: &Inventory,
     spec: Option<&crate::spec::Spec>,
 ) -> (Inventory, Option<crate::spec::SpecDiff>) {
-    let (keyed, diff, frozen) = match spec {
+    keyed_and_learned_around(inv, spec, BTreeSet::new())
+}
+
+/// As [`keyed_and_learned`], leaving the endpoints in `frozen` as they are.
+fn keyed_and_learned_around(
+    inv: &Inventory,
+    spec: Option<&crate::spec::Spec>,
+    mut frozen: BTreeSet<crate::learn::Key>,
+) -> (Inventory, Option<crate::spec::SpecDiff>) {
+    let (keyed, diff) = match spec {
         Some(sp) => {
             let (k, verdicts, diff) = crate::spec::apply(inv, sp);
-            let frozen = verdicts
-                .iter()
-                .filter(|(_, v)| v.spec_path.is_some())
-                .map(|(k, _)| k.clone())
-                .collect();
-            (k, Some(diff), frozen)
+            frozen.extend(
+                verdicts
+                    .iter()
+                    .filter(|(_, v)| v.spec_path.is_some())
+                    .map(|(k, _)| k.clone()),
+            );
+            (k, Some(diff))
         }
-        None => (inv.clone(), None, Default::default()),
+        None => (inv.clone(), None),
     };
     (crate::learn::learn(&keyed, &frozen), diff)
 }
 
-/// The inventory with what a document would show applied: spec operations and learned
-/// templates, endpoints that collapse merged. A live sensor folds what it has accumulated
-/// with it at every snapshot, so that literal slugs (`/users/alice`, `/users/bob`, ...) do not
-/// pile up over months: after a fold, only the values seen since take memory, and learning
-/// joins them to the parameters already learned at their position.
-pub fn fold(inv: &Inventory, spec: Option<&crate::spec::Spec>) -> Inventory {
-    keyed_and_learned(inv, spec).0
+/// Fold the endpoints seen since the last fold (`new`) into a live sensor's folded inventory
+/// (`base`): those fitting a path already there join it (see `learn::fold_into`), then the
+/// spec's operations and learned templates are applied to the whole, endpoints that collapse
+/// merged. At every snapshot, so that literal slugs (`/users/alice`, `/users/bob`, ...) do not
+/// pile up over months: only the values seen since the last fold take memory of their own.
+pub fn fold(mut base: Inventory, new: &Inventory, spec: Option<&crate::spec::Spec>) -> Inventory {
+    let rest = crate::learn::fold_into(&mut base, new);
+    // Templates learned before stay as they are: learning decides for the literals, old and
+    // new, that fit none (they may still join a parameter there, as stragglers do).
+    let before: BTreeSet<crate::learn::Key> = base
+        .endpoints
+        .keys()
+        .filter(|k| k.2.contains('{'))
+        .cloned()
+        .collect();
+    base.merge(&rest);
+    keyed_and_learned_around(&base, spec, before).0
 }
 
 impl Document {

@@ -349,6 +349,61 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
     out
 }
 
+/// Fold endpoints seen since the last fold into a folded inventory: a new endpoint whose path
+/// fits a path of `learned` (same host, method and number of segments, each segment equal or
+/// a parameter there) joins the most specific one (literals before parameters, left to right,
+/// so `/users/me` stays `/users/me` beside `/users/{id}`). Returns the rest, with the counters
+/// and services of `new`, to be learned together with `learned`.
+pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
+    let mut rest = Inventory {
+        endpoints: BTreeMap::new(),
+        ..new.clone()
+    };
+    let mut joins: Vec<(Key, &Key)> = Vec::new();
+    {
+        // Paths of `learned` as segments, by (host, method, number of segments).
+        type Paths<'a> = Vec<(Vec<&'a str>, &'a Key)>;
+        let mut by_shape: BTreeMap<(&str, &str, usize), Paths> = BTreeMap::new();
+        for k in learned.endpoints.keys() {
+            let segs: Vec<&str> = k.2.split('/').collect();
+            by_shape
+                .entry((k.0.as_str(), k.1.as_str(), segs.len()))
+                .or_default()
+                .push((segs, k));
+        }
+        for (k, e) in &new.endpoints {
+            if learned.endpoints.contains_key(k) {
+                joins.push((k.clone(), k));
+                continue;
+            }
+            let segs: Vec<&str> = k.2.split('/').collect();
+            let best = by_shape
+                .get(&(k.0.as_str(), k.1.as_str(), segs.len()))
+                .into_iter()
+                .flatten()
+                .filter(|(t, _)| t.iter().zip(&segs).all(|(a, b)| a == b || is_param(a)))
+                .min_by_key(|(t, _)| t.iter().map(|s| is_param(s)).collect::<Vec<bool>>());
+            match best {
+                Some((_, t)) => joins.push(((*t).clone(), k)),
+                None => {
+                    rest.endpoints.insert(k.clone(), e.clone());
+                }
+            }
+        }
+    }
+    let mut capped = 0;
+    for (target, k) in joins {
+        let (Some(e), Some(t)) = (new.endpoints.get(k), learned.endpoints.get_mut(&target)) else {
+            continue;
+        };
+        let mut e = e.clone();
+        e.path_params.clone_from(&t.path_params);
+        t.merge_from(&e, &mut capped);
+    }
+    learned.values_capped += capped;
+    rest
+}
+
 /// The values at `pos` that lead to the literal name below followed by the most values, when
 /// at least [`MIN_LIGHT_VALUES`] do; empty otherwise.
 fn shared_child<'a>(
@@ -778,6 +833,52 @@ mod tests {
         assert_eq!(
             paths(&t),
             ["/api/users/me", "/api/users/{id}", "/api/users/{id}/repos"]
+        );
+    }
+
+    #[test]
+    fn folding_what_was_learned_from_the_same_traffic_changes_nothing() {
+        let owners = [
+            "octocat",
+            "torvalds",
+            "rust-lang",
+            "alice",
+            "bob-smith",
+            "carol99",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (k, o) in owners.iter().enumerate() {
+            t.push((format!("/users/{o}"), USER));
+            let repo = ["hello", "linux", "rust", "notes", "dotfiles", "site"][k];
+            t.push((format!("/repos/{o}/{repo}"), REPO));
+            t.push((format!("/repos/{o}/{repo}/issues"), ISSUES));
+        }
+        t.push(("/users/me".into(), ME));
+        let scanner = apitap_pii::Scanner::new();
+        let mut inv = Inventory::new(10_000);
+        for (p, b) in &t {
+            let x = exchange(p, b);
+            inv.observe(&x, &scanner.scan(&x));
+        }
+        let keys = |i: &Inventory| i.endpoints.keys().map(|k| k.2.clone()).collect::<Vec<_>>();
+        let once = crate::doc::fold(Inventory::new(10_000), &inv, None);
+        assert_eq!(
+            keys(&once),
+            [
+                "/repos/{id}/{id2}",
+                "/repos/{id}/{id2}/issues",
+                "/users/me",
+                "/users/{id}"
+            ]
+        );
+        // Every literal of a second pass fits a template: none is left to learn.
+        let mut b = once.clone();
+        assert!(fold_into(&mut b, &inv).endpoints.is_empty());
+        let twice = crate::doc::fold(once, &inv, None);
+        assert_eq!(keys(&twice), keys(&b));
+        assert_eq!(
+            twice.endpoints.values().map(|e| e.hits).sum::<u64>(),
+            2 * t.len() as u64
         );
     }
 
