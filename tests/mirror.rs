@@ -359,8 +359,9 @@ fn folding_at_every_snapshot_gives_the_templates_of_one_offline_pass() {
             &format!("127.0.0.1:{mport}"),
             "--flush-interval",
             "1",
-            "-o",
         ])
+        // Fold at every snapshot (by default only past 50,000 endpoints held).
+        .args(["--fold-above", "1", "-o"])
         .arg(&inv)
         .stderr(Stdio::piped())
         .spawn()
@@ -395,6 +396,7 @@ fn folding_at_every_snapshot_gives_the_templates_of_one_offline_pass() {
         let m = scrape(mport, "/metrics").expect("metrics");
         let held = metric(&m, "apitap_endpoints");
         assert_eq!(held, 3, "not folded after batch {b}:\n{m}");
+        assert!(metric(&m, "apitap_folds_total") >= 1, "{m}");
     }
     let pid = apitap.id().to_string();
     assert!(Command::new("kill")

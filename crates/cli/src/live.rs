@@ -211,8 +211,7 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
 
     let started = Instant::now();
     let cfg = c.sensor_config();
-    // What the workers handed over at past snapshots, folded.
-    let mut base = apitap_inventory::Inventory::new(cfg.max_endpoints);
+    let max_endpoints = cfg.max_endpoints;
     let mut pipe = Pipeline::start(cfg, writer);
     let (tx, rx) = bounded::<Chunk>(CHUNK_QUEUE);
     let mut readers = Vec::new();
@@ -248,99 +247,196 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         link_types: links,
     };
     let flush_every = Duration::from_secs(a.flush_interval.max(1));
-    let mut last_flush = Instant::now();
-    let mut last_metrics = Instant::now() - Duration::from_secs(2);
-    let mut anomalies = AnomalyLog::default();
-    let mut extra = Extra::default();
-    let (mut first, mut last) = (u64::MAX, 0u64);
-    let mut disconnected = false;
-    loop {
-        let ending = stop.load(Ordering::Relaxed)
-            || disconnected
-            || a.duration.is_some_and(|d| started.elapsed().as_secs() >= d);
-        if ending {
-            stop.store(true, Ordering::Relaxed);
-            // Take what the readers still hand over, then stop.
-            while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(300)) {
-                feed(&mut pipe, &chunk, &mut first, &mut last);
+    let extra = Arc::new(Mutex::new(Extra::default()));
+    let reload = AtomicBool::new(false);
+    // Snapshots (fold, document, write) run on their own thread: building the document of a
+    // large inventory takes seconds, and the capture must not stop meanwhile.
+    let (jobs, todo) = bounded::<Job>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let snapshots = std::thread::Builder::new()
+            .name("apitap-snapshot".into())
+            .spawn_scoped(scope, || {
+                let mut s = Snapshotter {
+                    c,
+                    fold_above: a.fold_above as usize,
+                    judge: &mut judge,
+                    base: apitap_inventory::Inventory::new(max_endpoints),
+                    extra: &extra,
+                    reload: &reload,
+                    folds: 0,
+                };
+                let mut last = None;
+                for job in todo {
+                    last = Some(s.run(job));
+                }
+                last
+            })
+            .context("spawning the snapshot thread")?;
+        let mut last_flush = Instant::now();
+        let mut last_metrics = Instant::now() - Duration::from_secs(2);
+        let mut anomalies = AnomalyLog::default();
+        let (mut first, mut last) = (u64::MAX, 0u64);
+        let mut disconnected = false;
+        loop {
+            let ending = stop.load(Ordering::Relaxed)
+                || disconnected
+                || a.duration.is_some_and(|d| started.elapsed().as_secs() >= d);
+            if ending {
+                stop.store(true, Ordering::Relaxed);
+                // Take what the readers still hand over, then stop.
+                while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(300)) {
+                    feed(&mut pipe, &chunk, &mut first, &mut last);
+                }
+                break;
             }
-            break;
-        }
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(chunk) => feed(&mut pipe, &chunk, &mut first, &mut last),
-            Err(RecvTimeoutError::Timeout) => pipe.idle_tick(now_ns()),
-            Err(RecvTimeoutError::Disconnected) => disconnected = true,
-        }
-        expo.beat();
-        if hup.swap(false, Ordering::Relaxed) {
-            reopen.store(true, Ordering::Relaxed);
-            match judge.reload_spec(c) {
-                Ok(()) => tracing::info!("SIGHUP: exchanges file reopened, spec reloaded"),
-                Err(e) => tracing::error!("SIGHUP: spec not reloaded, keeping the old one: {e:#}"),
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(chunk) => feed(&mut pipe, &chunk, &mut first, &mut last),
+                Err(RecvTimeoutError::Timeout) => pipe.idle_tick(now_ns()),
+                Err(RecvTimeoutError::Disconnected) => disconnected = true,
             }
-        }
-        if last_metrics.elapsed() >= Duration::from_secs(1) {
-            last_metrics = Instant::now();
-            let g = pipe.gauges();
-            let mut totals = Totals::of_gauges(pipe.stats.clone(), Some(kernel(&shared)), &g);
-            totals.endpoints += extra.endpoints_folded;
-            extra.uptime_secs = started.elapsed().as_secs_f64();
-            extra.capture_waits = shared.iter().map(|s| s.waits.load(Ordering::Relaxed)).sum();
-            if a.metrics.is_some() {
-                expo.publish(metrics::render(&totals, g.active_flows, &extra));
+            expo.beat();
+            if hup.swap(false, Ordering::Relaxed) {
+                reopen.store(true, Ordering::Relaxed);
+                reload.store(true, Ordering::Relaxed);
+                tracing::info!(
+                    "SIGHUP: exchanges file reopened; the spec is reloaded at the next snapshot"
+                );
             }
-            anomalies.check(&totals);
-        }
-        if last_flush.elapsed() >= flush_every {
-            last_flush = Instant::now();
-            // The workers hand over what they accumulated; the snapshot is everything so far,
-            // and then it is folded so literal slugs do not pile up (see inventory::fold).
-            let snap = pipe.take();
-            base.merge(&snap.inventory);
-            let totals = Totals::of(
-                pipe.stats.clone(),
-                Default::default(),
-                Some(kernel(&shared)),
-                &snap,
-            );
-            let doc = judge.document(&base, info(first, last, pipe.link_types.clone()), &totals)?;
-            base = apitap_inventory::fold(&base, judge.spec.as_ref());
-            extra.findings = findings_by_severity(&doc);
-            extra.endpoints_folded = base.endpoints.len() as u64;
-            if c.output.is_some() || c.state.is_some() {
-                match save(c, &doc) {
-                    Ok(()) => {
-                        extra.snapshots += 1;
-                        extra.last_snapshot_unix = now_ns() / 1_000_000_000;
-                    }
-                    // A full disk must not end months of capture: log, count, try again.
-                    Err(e) => {
-                        extra.snapshot_errors += 1;
-                        tracing::error!("snapshot not written: {e:#}");
+            if last_metrics.elapsed() >= Duration::from_secs(1) {
+                last_metrics = Instant::now();
+                let g = pipe.gauges();
+                let mut totals = Totals::of_gauges(pipe.stats.clone(), Some(kernel(&shared)), &g);
+                let x = extra.lock().map(|mut x| {
+                    x.uptime_secs = started.elapsed().as_secs_f64();
+                    x.capture_waits = shared.iter().map(|s| s.waits.load(Ordering::Relaxed)).sum();
+                    x.clone()
+                });
+                if let Ok(x) = x {
+                    totals.endpoints += x.endpoints_folded;
+                    if a.metrics.is_some() {
+                        expo.publish(metrics::render(&totals, g.active_flows, &x));
                     }
                 }
+                anomalies.check(&totals);
+            }
+            // A snapshot when one is due and the last one is done (if it is not, the next
+            // turn tries again: the workers keep accumulating meanwhile).
+            if last_flush.elapsed() >= flush_every && jobs.is_empty() {
+                last_flush = Instant::now();
+                let snap = pipe.take();
+                let totals = Totals::of(
+                    pipe.stats.clone(),
+                    Default::default(),
+                    Some(kernel(&shared)),
+                    &snap,
+                );
+                let capture = info(first, last, pipe.link_types.clone());
+                let _ = jobs.send(Job {
+                    new: snap.inventory,
+                    totals,
+                    capture,
+                    last: false,
+                });
             }
         }
-    }
-    for r in readers {
-        let _ = r.join();
-    }
+        for r in readers.drain(..) {
+            let _ = r.join();
+        }
+        let live = kernel(&shared);
+        let dispatch = pipe.stats.clone();
+        let links = pipe.link_types.clone();
+        let (snap, written) = pipe.finish();
+        written.context("writing exchanges")?;
+        let totals = Totals::of(dispatch, Default::default(), Some(live), &snap);
+        let capture = info(first, last, links);
+        let _ = jobs.send(Job {
+            new: snap.inventory,
+            totals: totals.clone(),
+            capture,
+            last: true,
+        });
+        drop(jobs);
+        let doc = snapshots
+            .join()
+            .map_err(|_| anyhow::anyhow!("the snapshot thread panicked"))?
+            .context("no final snapshot")??;
+        crate::output::publish(c, &doc, &totals, started)
+    })?;
     let failed = shared
         .iter()
         .find_map(|s| s.error.lock().ok().and_then(|e| e.clone()));
-    let live = kernel(&shared);
-    let dispatch = pipe.stats.clone();
-    let links = pipe.link_types.clone();
-    let (snap, written) = pipe.finish();
-    written.context("writing exchanges")?;
-    base.merge(&snap.inventory);
-    let totals = Totals::of(dispatch, Default::default(), Some(live), &snap);
-    let doc = judge.document(&base, info(first, last, links), &totals)?;
-    crate::output::publish(c, &doc, &totals, started)?;
     if let Some(e) = failed {
         bail!("capture stopped: {e}");
     }
     Ok(())
+}
+
+/// A snapshot to take: what the workers handed over since the last one.
+struct Job {
+    new: apitap_inventory::Inventory,
+    totals: Totals,
+    capture: CaptureInfo,
+    /// The final one: built and returned, written by the caller with the summary.
+    last: bool,
+}
+
+/// Folds, builds and writes snapshots, on its own thread.
+struct Snapshotter<'a> {
+    c: &'a crate::Common,
+    /// Endpoints held above which a snapshot folds (see `--fold-above`).
+    fold_above: usize,
+    judge: &'a mut crate::output::Judge,
+    /// Everything handed over so far, folded.
+    base: apitap_inventory::Inventory,
+    extra: &'a Mutex<Extra>,
+    reload: &'a AtomicBool,
+    folds: u64,
+}
+
+impl Snapshotter<'_> {
+    fn run(&mut self, job: Job) -> Result<Document> {
+        if self.reload.swap(false, Ordering::Relaxed) {
+            match self.judge.reload_spec(self.c) {
+                Ok(()) => tracing::info!("spec reloaded"),
+                Err(e) => tracing::error!("spec not reloaded, keeping the old one: {e:#}"),
+            }
+        }
+        if self.base.endpoints.len() + job.new.endpoints.len() > self.fold_above {
+            let base = std::mem::take(&mut self.base);
+            self.base = apitap_inventory::fold(base, &job.new, self.judge.spec.as_ref());
+            self.folds += 1;
+            tracing::info!(
+                endpoints = self.base.endpoints.len(),
+                folds = self.folds,
+                "inventory folded with the templates learned so far"
+            );
+        } else {
+            self.base.merge(&job.new);
+        }
+        let doc = self.judge.document(&self.base, job.capture, &job.totals)?;
+        let mut x = self
+            .extra
+            .lock()
+            .map_err(|_| anyhow::anyhow!("metrics lock poisoned"))?;
+        x.findings = findings_by_severity(&doc);
+        x.endpoints_folded = self.base.endpoints.len() as u64;
+        x.folds = self.folds;
+        if job.last || (self.c.output.is_none() && self.c.state.is_none()) {
+            return Ok(doc);
+        }
+        match save(self.c, &doc) {
+            Ok(()) => {
+                x.snapshots += 1;
+                x.last_snapshot_unix = now_ns() / 1_000_000_000;
+            }
+            // A full disk must not end months of capture: log, count, try again.
+            Err(e) => {
+                x.snapshot_errors += 1;
+                tracing::error!("snapshot not written: {e:#}");
+            }
+        }
+        Ok(doc)
+    }
 }
 
 fn feed(pipe: &mut Pipeline, chunk: &Chunk, first: &mut u64, last: &mut u64) {

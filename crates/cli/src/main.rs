@@ -253,6 +253,11 @@ struct CaptureArgs {
     /// Rotate the --exchanges file when it grows past this size (e.g. 500M, 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "exchanges")]
     exchanges_max_size: Option<u64>,
+    /// Endpoints held before a snapshot folds them with the templates learned so far (a
+    /// flood of literal slugs then costs memory for one flush interval, at some precision);
+    /// below it the inventory is learned from everything seen, as `replay` would.
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    fold_above: u64,
     /// Rotated exchanges files kept (FILE.1 ... FILE.N).
     #[arg(long, value_name = "N", default_value_t = 10)]
     exchanges_keep: u32,

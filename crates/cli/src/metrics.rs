@@ -107,8 +107,10 @@ pub struct Extra {
     pub last_snapshot_unix: u64,
     /// Chunks the capture threads had to wait to hand over (the dispatcher was behind).
     pub capture_waits: u64,
-    /// Endpoints kept after the last fold (the workers' new ones come on top).
+    /// Endpoints held since the last snapshot (the workers' new ones come on top).
     pub endpoints_folded: u64,
+    /// Snapshots that folded the inventory (see `--fold-above`).
+    pub folds: u64,
 }
 
 struct Out(String);
@@ -247,7 +249,7 @@ pub fn render(t: &Totals, active_flows: u64, x: &Extra) -> String {
     o.one(
         "apitap_endpoints",
         "gauge",
-        "Endpoints held: as folded at the last snapshot, plus those seen since (literal until the next fold).",
+        "Endpoints held: those kept at the last snapshot plus those seen since.",
         t.endpoints,
     );
     o.family(
@@ -307,6 +309,12 @@ pub fn render(t: &Totals, active_flows: u64, x: &Extra) -> String {
         "counter",
         "Inventory snapshots written.",
         x.snapshots,
+    );
+    o.one(
+        "apitap_folds_total",
+        "counter",
+        "Snapshots that folded the held endpoints with the learned templates (--fold-above).",
+        x.folds,
     );
     o.one(
         "apitap_snapshot_errors_total",

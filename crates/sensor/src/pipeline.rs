@@ -555,6 +555,9 @@ fn worker(
                     http: sink.stats,
                     scan: policy.stats,
                 });
+                if let Ok(mut g) = gauges.lock() {
+                    g.endpoints = 0;
+                }
                 continue;
             }
             Msg::End => break,
