@@ -237,17 +237,7 @@ fn live_capture_on_a_veth_matches_offline_replay() {
         std::fs::metadata(&pcap).is_ok_and(|m| m.len() > 10_000)
     });
     std::thread::sleep(Duration::from_millis(500));
-    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["replay", "-q", "-o", "-"])
-        .arg(&pcap)
-        .output()
-        .expect("replay");
-    assert!(
-        offline.status.success(),
-        "{}",
-        String::from_utf8_lossy(&offline.stderr)
-    );
-    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let offline = common::offline_inventory(&pcap);
     assert_eq!(endpoints(&live), endpoints(&offline));
     assert!(endpoints(&live)
         .iter()
@@ -270,16 +260,6 @@ fn noise_pcap(p: &Path, packets: u32) {
         );
         w.put(&f);
     }
-}
-
-fn pcap_packets(p: &Path) -> u64 {
-    let b = std::fs::read(p).expect("pcap");
-    let (mut at, mut n) = (24, 0);
-    while at + 16 <= b.len() {
-        at += 16 + u32::from_le_bytes(b[at + 8..at + 12].try_into().expect("4")) as usize;
-        n += 1;
-    }
-    n
 }
 
 #[test]
@@ -351,7 +331,7 @@ fn tcpreplay_at_a_fixed_rate_equals_offline_replay_and_overload_is_counted() {
 
     let live: Value =
         serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
-    let sent = pcap_packets(&demo) + pcap_packets(&noise);
+    let sent = (common::pcap_frames(&demo).len() + common::pcap_frames(&noise).len()) as u64;
     let st = &live["stats"];
     let read = st["packets"].as_u64().expect("packets");
     let dropped = st["capture"]["kernel_dropped"]
@@ -365,12 +345,7 @@ fn tcpreplay_at_a_fixed_rate_equals_offline_replay_and_overload_is_counted() {
     );
     assert_eq!(st["capture"]["kernel_received"], sent);
     assert_eq!(st["dropped"]["kernel_dropped"], dropped);
-    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["replay", "-q", "-o", "-"])
-        .arg(&demo)
-        .output()
-        .expect("replay");
-    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let offline = common::offline_inventory(&demo);
     assert_eq!(endpoints(&live), endpoints(&offline));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,20 +26,6 @@ fn root() -> PathBuf {
         .expect("repo root")
 }
 
-/// Frames of a little-endian microsecond pcap file.
-fn frames(p: &Path) -> Vec<Vec<u8>> {
-    let b = std::fs::read(p).expect("pcap");
-    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= b.len() {
-        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().expect("4")) as usize;
-        out.push(b[at + 16..at + 16 + incl].to_vec());
-        at += 16 + incl;
-    }
-    out
-}
-
 fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
     let v = vni.to_be_bytes();
     let mut d = vec![0x08, 0, 0, 0, v[1], v[2], v[3], 0];
@@ -133,7 +119,7 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
         child
     };
     let tx = UdpSocket::bind("127.0.0.1:0").expect("sender");
-    let frames = frames(&demo);
+    let frames = common::pcap_frames(&demo);
     // The demo in one VNI, paced so no datagram is dropped; returns how many were sent.
     let send = |vni: u32| {
         for (i, f) in frames.iter().enumerate() {
@@ -253,12 +239,7 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
         .as_str()
         .unwrap_or("")
         .starts_with("vxlan://127.0.0.1:"));
-    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["replay", "-q", "-o", "-"])
-        .arg(&demo)
-        .output()
-        .expect("replay");
-    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let offline = common::offline_inventory(&demo);
     let want: BTreeMap<_, _> = endpoints(&offline)
         .into_iter()
         .map(|(k, n)| (k, 2 * n))
@@ -411,12 +392,7 @@ fn folding_at_every_snapshot_gives_the_templates_of_one_offline_pass() {
     );
     let live: Value =
         serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
-    let offline = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["replay", "-q", "-o", "-"])
-        .arg(&pcap)
-        .output()
-        .expect("replay");
-    let offline: Value = serde_json::from_slice(&offline.stdout).expect("json");
+    let offline = common::offline_inventory(&pcap);
     let want = endpoints(&offline);
     assert_eq!(endpoints(&live), want);
     assert_eq!(want.len(), 3, "{want:?}");

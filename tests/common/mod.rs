@@ -115,3 +115,32 @@ impl Rng {
         self.below(100) < pct
     }
 }
+
+/// The frames of a little-endian pcap file (as `Pcap` and tcpdump on x86 write them).
+pub fn pcap_frames(p: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(p).expect("pcap");
+    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().expect("4")) as usize;
+        out.push(b[at + 16..at + 16 + incl].to_vec());
+        at += 16 + incl;
+    }
+    out
+}
+
+/// The inventory `apitap replay` writes for `pcap`.
+pub fn offline_inventory(pcap: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["replay", "-q", "-o", "-"])
+        .arg(pcap)
+        .output()
+        .expect("replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("inventory json")
+}

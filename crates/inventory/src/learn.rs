@@ -838,22 +838,7 @@ mod tests {
 
     #[test]
     fn folding_what_was_learned_from_the_same_traffic_changes_nothing() {
-        let owners = [
-            "octocat",
-            "torvalds",
-            "rust-lang",
-            "alice",
-            "bob-smith",
-            "carol99",
-        ];
-        let mut t: Vec<(String, &str)> = Vec::new();
-        for (k, o) in owners.iter().enumerate() {
-            t.push((format!("/users/{o}"), USER));
-            let repo = ["hello", "linux", "rust", "notes", "dotfiles", "site"][k];
-            t.push((format!("/repos/{o}/{repo}"), REPO));
-            t.push((format!("/repos/{o}/{repo}/issues"), ISSUES));
-        }
-        t.push(("/users/me".into(), ME));
+        let t = github_like();
         let scanner = apitap_pii::Scanner::new();
         let mut inv = Inventory::new(10_000);
         for (p, b) in &t {
@@ -882,8 +867,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn slugs_become_parameters_and_constants_stay() {
+    /// Six owners, each a user, a repository and its issues, and `/users/me`.
+    fn github_like() -> Vec<(String, &'static str)> {
         let owners = [
             "octocat",
             "torvalds",
@@ -900,6 +885,12 @@ mod tests {
             t.push((format!("/repos/{o}/{repo}/issues"), ISSUES));
         }
         t.push(("/users/me".into(), ME));
+        t
+    }
+
+    #[test]
+    fn slugs_become_parameters_and_constants_stay() {
+        let mut t = github_like();
         t.push(("/search".into(), ISSUES));
         let got = paths(&t);
         assert_eq!(
