@@ -321,13 +321,7 @@ fn tcpreplay_at_a_fixed_rate_equals_offline_replay_and_overload_is_counted() {
     replay(&["--topspeed"], &noise);
     sh(&["kill", "-CONT", &pid]);
     std::thread::sleep(Duration::from_millis(2500));
-    sh(&["kill", "-TERM", &pid]);
-    let out = apitap.wait_with_output().expect("apitap exits");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::terminate(apitap);
 
     let live: Value =
         serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");

@@ -143,16 +143,7 @@ fn vxlan_mirror_target_matches_offline_replay_and_counts_its_drops() {
     let first = start();
     let reap = Reap(first.id());
     send(7);
-    let st = Command::new("kill")
-        .args(["-TERM", &first.id().to_string()])
-        .status();
-    assert!(st.is_ok_and(|s| s.success()));
-    let out = first.wait_with_output().expect("first run exits");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::terminate(first);
     drop(reap);
     assert!(state.exists(), "no state written at SIGTERM");
 
@@ -379,17 +370,7 @@ fn folding_at_every_snapshot_gives_the_templates_of_one_offline_pass() {
         assert_eq!(held, 3, "not folded after batch {b}:\n{m}");
         assert!(metric(&m, "apitap_folds_total") >= 1, "{m}");
     }
-    let pid = apitap.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .is_ok_and(|s| s.success()));
-    let out = apitap.wait_with_output().expect("exits");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::terminate(apitap);
     let live: Value =
         serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
     let offline = common::offline_inventory(&pcap);

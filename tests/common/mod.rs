@@ -144,3 +144,16 @@ pub fn offline_inventory(pcap: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("inventory json")
 }
+
+/// Stop a running `apitap capture` with SIGTERM (its final snapshot) and check it exited 0;
+/// its stderr is returned.
+pub fn terminate(child: std::process::Child) -> String {
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(st.is_ok_and(|s| s.success()), "kill -TERM failed");
+    let out = child.wait_with_output().expect("apitap exits");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "apitap capture failed: {stderr}");
+    stderr
+}

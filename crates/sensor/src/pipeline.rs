@@ -125,9 +125,8 @@ enum Msg {
         idx: u64,
         ts: u64,
     },
-    Snapshot(Sender<Snapshot>),
-    /// Like `Snapshot`, but the worker hands its inventory over and starts a new, empty one
-    /// (its counters go on).
+    /// The worker hands its inventory over with its counters and starts a new, empty
+    /// inventory (its counters go on).
     Take(Sender<Snapshot>),
     End,
 }
@@ -407,23 +406,15 @@ impl Pipeline {
         all
     }
 
-    /// Current inventory and counters of all workers, without stopping them.
-    pub fn snapshot(&mut self) -> Snapshot {
-        self.collect(Msg::Snapshot)
-    }
-
-    /// Like [`Pipeline::snapshot`], but the workers hand their inventories over and start
-    /// empty ones: the caller keeps (and may fold) what was accumulated so far.
+    /// The workers' inventories, handed over (each worker starts an empty one), and their
+    /// counters so far, without stopping them: the caller keeps (and may fold) what was
+    /// accumulated.
     pub fn take(&mut self) -> Snapshot {
-        self.collect(Msg::Take)
-    }
-
-    fn collect(&mut self, ask: fn(Sender<Snapshot>) -> Msg) -> Snapshot {
         self.flush_batches();
         let mut replies = Vec::new();
         for s in &self.shards {
             let (tx, rx) = bounded(1);
-            if s.send(ask(tx)).is_ok() {
+            if s.send(Msg::Take(tx)).is_ok() {
                 replies.push(rx);
             }
         }
@@ -538,15 +529,6 @@ fn worker(
                 );
                 policy.expire(ts, idle_ns);
                 watermark = idx;
-            }
-            Msg::Snapshot(reply) => {
-                let _ = reply.send(Snapshot {
-                    inventory: inv.clone(),
-                    flow: table.stats,
-                    http: sink.stats,
-                    scan: policy.stats,
-                });
-                continue;
             }
             Msg::Take(reply) => {
                 let _ = reply.send(Snapshot {
