@@ -20,6 +20,6 @@ mod stats;
 mod writer;
 
 pub use pipeline::{Frames, Gauges, Pipeline, SensorConfig, Snapshot};
-pub use record::write_record;
+pub use record::Renderer;
 pub use sampling::{ScanMode, ScanStats};
 pub use stats::{DispatchStats, Totals};

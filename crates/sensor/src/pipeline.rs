@@ -1,9 +1,9 @@
 //! Dispatcher, workers and their messages.
 
-use crate::record::write_record;
+use crate::record::Renderer;
 use crate::sampling::{ScanMode, ScanPolicy, ScanStats};
 use crate::stats::DispatchStats;
-use crate::writer::{self, Key, WriterMsg};
+use crate::writer::{self, Key, Records, WriterMsg};
 use apitap_capture::{Backings, Packet};
 use apitap_flow::{Defrag, DefragConfig, FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
 use apitap_http::{Connection, HttpConfig, HttpStats, Sink};
@@ -486,7 +486,8 @@ fn worker(
     let scanner = Scanner::new();
     let mut policy = ScanPolicy::new(scan);
     let mut sink = Sink::default();
-    let mut records: Vec<(Key, String)> = Vec::new();
+    let mut records = Records::default();
+    let mut renderer = out.is_some().then(Renderer::default);
     let mut watermark = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
@@ -510,7 +511,7 @@ fn worker(
                         &mut sink,
                         &mut inv,
                         (&scanner, &mut policy),
-                        out.is_some(),
+                        renderer.as_mut(),
                         it.idx,
                         &mut records,
                     );
@@ -523,7 +524,7 @@ fn worker(
                     &mut sink,
                     &mut inv,
                     (&scanner, &mut policy),
-                    out.is_some(),
+                    renderer.as_mut(),
                     idx,
                     &mut records,
                 );
@@ -556,7 +557,7 @@ fn worker(
         if let Some(tx) = &out {
             let _ = tx.send(WriterMsg::Items {
                 worker: id,
-                items: std::mem::take(&mut records),
+                records: records.take(),
                 watermark,
             });
         }
@@ -566,14 +567,14 @@ fn worker(
         &mut sink,
         &mut inv,
         (&scanner, &mut policy),
-        out.is_some(),
+        renderer.as_mut(),
         u64::MAX,
         &mut records,
     );
     if let Some(tx) = &out {
         let _ = tx.send(WriterMsg::Items {
             worker: id,
-            items: std::mem::take(&mut records),
+            records: records.take(),
             watermark: u64::MAX,
         });
     }
@@ -590,9 +591,9 @@ fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
     (scanner, policy): (&Scanner, &mut ScanPolicy),
-    render: bool,
+    mut render: Option<&mut Renderer>,
     idx: u64,
-    records: &mut Vec<(Key, String)>,
+    records: &mut Records,
 ) {
     for t in sink.tls.drain(..) {
         inv.observe_tls(&t);
@@ -604,18 +605,13 @@ fn drain(
         let full = policy.decide(scanner, &x);
         let scan = scanner.scan_with(&x, full);
         let seen = inv.observe(&x, &scan);
-        if render {
-            let mut line = String::with_capacity(512);
-            write_record(&mut line, &x, seen.as_ref(), &scan.hits);
-            let flow = crate::sampling::flow_key(&x);
-            records.push((
-                Key {
-                    idx,
-                    flow,
-                    n: n as u32,
-                },
-                line,
-            ));
+        if let Some(r) = render.as_deref_mut() {
+            r.record(&mut records.buf, &x, seen.as_ref(), &scan.hits);
+            records.push(Key {
+                idx,
+                flow: crate::sampling::flow_key(&x),
+                n: n as u32,
+            });
         }
     }
 }

@@ -3,9 +3,66 @@
 //! UTF-8 become lone surrogates U+DC80..U+DCFF (Python's "surrogateescape").
 
 use apitap_http::Exchange;
-use apitap_inventory::{classify_auth, format_ts, split_target, Observed};
+use apitap_inventory::{classify_auth, split_target, Observed};
 use apitap_pii::{Hit, Location};
 use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Renders exchange records. Keeps the formatted date and time of the last second seen:
+/// consecutive records mostly share it.
+#[derive(Debug, Default)]
+pub struct Renderer {
+    second: Option<u64>,
+    /// `YYYY-MM-DDTHH:MM:SS` of `second`.
+    date: String,
+}
+
+impl Renderer {
+    /// Append an RFC 3339 timestamp with microseconds (`2024-01-02T03:04:05.123456Z`),
+    /// the same text as `apitap_inventory::format_ts`.
+    fn timestamp(&mut self, out: &mut String, ns: u64) {
+        let sec = ns / 1_000_000_000;
+        if self.second != Some(sec) {
+            let t = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(sec));
+            self.date = t.to_string();
+            self.date.pop(); // the 'Z'
+            self.second = Some(sec);
+        }
+        out.push_str(&self.date);
+        let micros = (ns % 1_000_000_000) / 1000;
+        out.push('.');
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(micros);
+        for _ in digits.len()..6 {
+            out.push('0');
+        }
+        out.push_str(digits);
+        out.push('Z');
+    }
+}
+
+fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+fn push_addr(out: &mut String, a: SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            for (i, o) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_int(out, o);
+            }
+            out.push(':');
+            push_int(out, v4.port());
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
 
 /// Append `s` as a JSON string.
 fn json_bytes(out: &mut String, s: &[u8]) {
@@ -35,6 +92,14 @@ fn json_str_body(out: &mut String, s: &str) {
     // Copy runs that need no escaping in one go; escape the rest byte by byte (every byte
     // that needs escaping is ASCII, so the split points are character boundaries).
     let b = s.as_bytes();
+    // Most values (paths, hosts, media types) need no escaping at all.
+    if !b
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f)
+    {
+        out.push_str(s);
+        return;
+    }
     let mut run = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc = match c {
@@ -136,96 +201,104 @@ fn redacted_target(uri: &[u8], hits: &[Hit]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Append the JSON line of `x` (with its newline) to `out`. Sensitive values the scan found
-/// in the request target are replaced by their redacted samples.
-pub fn write_record(out: &mut String, x: &Exchange, seen: Option<&Observed>, hits: &[Hit]) {
-    let req = x.request.as_ref();
-    let resp = x.response.as_ref();
-    let ts = req.map(|r| r.ts).or(resp.map(|r| r.ts)).unwrap_or(0);
-    out.push_str("{\"ts\":\"");
-    out.push_str(&format_ts(ts));
-    let _ = write!(
-        out,
-        "\",\"client\":\"{}\",\"server\":\"{}\",\"tunnel\":",
-        x.client, x.server
-    );
-    if x.tunnel == 0 {
-        out.push_str("null");
-    } else {
-        let _ = write!(out, "{}", x.tunnel);
-    }
-    out.push_str(",\"method\":");
-    json_opt_str(out, req.map(|r| r.method.as_bytes()));
-    out.push_str(",\"host\":");
-    json_opt_str(out, seen.map(|s| s.host.as_bytes()));
-    out.push_str(",\"uri\":");
-    let redacted = req.and_then(|r| redacted_target(&r.uri, hits));
-    json_opt_str(out, redacted.as_deref().or(req.map(|r| r.uri.as_slice())));
-    out.push_str(",\"http_version\":");
-    match req.map(|r| r.version).or(resp.map(|r| r.version)) {
-        Some(v) => {
-            let _ = write!(out, "\"{}.{}\"", v / 10, v % 10);
+impl Renderer {
+    /// Append the JSON line of `x` (with its newline) to `out`. Sensitive values the scan found
+    /// in the request target are replaced by their redacted samples.
+    pub fn record(
+        &mut self,
+        out: &mut String,
+        x: &Exchange,
+        seen: Option<&Observed>,
+        hits: &[Hit],
+    ) {
+        let req = x.request.as_ref();
+        let resp = x.response.as_ref();
+        let ts = req.map(|r| r.ts).or(resp.map(|r| r.ts)).unwrap_or(0);
+        out.push_str("{\"ts\":\"");
+        self.timestamp(out, ts);
+        out.push_str("\",\"client\":\"");
+        push_addr(out, x.client);
+        out.push_str("\",\"server\":\"");
+        push_addr(out, x.server);
+        out.push_str("\",\"tunnel\":");
+        if x.tunnel == 0 {
+            out.push_str("null");
+        } else {
+            push_int(out, x.tunnel);
         }
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"status\":");
-    match resp {
-        Some(r) => {
-            let _ = write!(out, "{}", r.status);
-        }
-        None => out.push_str("null"),
-    }
-    let _ = write!(
-        out,
-        ",\"request_body_bytes\":{},\"response_body_bytes\":{}",
-        req.map_or(0, |r| r.body.len),
-        resp.map_or(0, |r| r.body.len)
-    );
-    out.push_str(",\"request_content_type\":");
-    json_opt_str(
-        out,
-        media_type(req.and_then(|r| r.headers.get("content-type"))),
-    );
-    out.push_str(",\"response_content_type\":");
-    json_opt_str(
-        out,
-        media_type(resp.and_then(|r| r.headers.get("content-type"))),
-    );
-    out.push_str(",\"auth\":");
-    match req {
-        Some(r) => {
-            // The inventory classified it already, unless the endpoint table was full.
-            let computed;
-            let kinds = match seen {
-                Some(s) => &s.auth[..],
-                None => {
-                    computed = classify_auth(&r.headers, split_target(&r.uri).1);
-                    &computed[..]
-                }
-            };
-            out.push('[');
-            for (i, k) in kinds.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(k.name());
-                out.push('"');
+        out.push_str(",\"method\":");
+        json_opt_str(out, req.map(|r| r.method.as_bytes()));
+        out.push_str(",\"host\":");
+        json_opt_str(out, seen.map(|s| s.host.as_bytes()));
+        out.push_str(",\"uri\":");
+        let redacted = req.and_then(|r| redacted_target(&r.uri, hits));
+        json_opt_str(out, redacted.as_deref().or(req.map(|r| r.uri.as_slice())));
+        out.push_str(",\"http_version\":");
+        match req.map(|r| r.version).or(resp.map(|r| r.version)) {
+            Some(v) => {
+                let _ = write!(out, "\"{}.{}\"", v / 10, v % 10);
             }
-            out.push(']');
+            None => out.push_str("null"),
         }
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"latency_ms\":");
-    match (req, resp) {
-        (Some(q), Some(r)) if r.ts_end >= q.ts => {
-            let _ = write!(out, "{:.3}", (r.ts_end - q.ts) as f64 / 1e6);
+        out.push_str(",\"status\":");
+        match resp {
+            Some(r) => push_int(out, r.status),
+            None => out.push_str("null"),
         }
-        _ => out.push_str("null"),
+        out.push_str(",\"request_body_bytes\":");
+        push_int(out, req.map_or(0, |r| r.body.len));
+        out.push_str(",\"response_body_bytes\":");
+        push_int(out, resp.map_or(0, |r| r.body.len));
+        out.push_str(",\"request_content_type\":");
+        json_opt_str(
+            out,
+            media_type(req.and_then(|r| r.headers.get("content-type"))),
+        );
+        out.push_str(",\"response_content_type\":");
+        json_opt_str(
+            out,
+            media_type(resp.and_then(|r| r.headers.get("content-type"))),
+        );
+        out.push_str(",\"auth\":");
+        match req {
+            Some(r) => {
+                // The inventory classified it already, unless the endpoint table was full.
+                let computed;
+                let kinds = match seen {
+                    Some(s) => &s.auth[..],
+                    None => {
+                        computed = classify_auth(&r.headers, split_target(&r.uri).1);
+                        &computed[..]
+                    }
+                };
+                out.push('[');
+                for (i, k) in kinds.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    out.push_str(k.name());
+                    out.push('"');
+                }
+                out.push(']');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"latency_ms\":");
+        match (req, resp) {
+            (Some(q), Some(r)) if r.ts_end >= q.ts => {
+                let _ = write!(out, "{:.3}", (r.ts_end - q.ts) as f64 / 1e6);
+            }
+            _ => out.push_str("null"),
+        }
+        out.push_str(",\"endpoint\":");
+        json_opt_str(out, seen.map(|s| s.path.as_bytes()));
+        out.push_str(if x.gap() {
+            ",\"gap\":true}\n"
+        } else {
+            ",\"gap\":false}\n"
+        });
     }
-    out.push_str(",\"endpoint\":");
-    json_opt_str(out, seen.map(|s| s.path.as_bytes()));
-    let _ = writeln!(out, ",\"gap\":{}}}", x.gap());
 }
 
 #[cfg(test)]
@@ -258,6 +331,31 @@ mod tests {
             "/v1/users/j***@a***.com/orders?api_key=AIza************&page=2#top"
         );
         assert_eq!(redacted_target(b"/v1/users/42?page=2", &[]), None);
+    }
+
+    #[test]
+    fn fast_formatting_matches_the_standard_one() {
+        let mut r = super::Renderer::default();
+        for ns in [
+            0u64,
+            999,
+            1_000,
+            1_700_000_000_000_000_000,
+            1_700_000_000_000_001_000,
+            1_700_000_000_999_999_999,
+            1_700_000_001_000_000_000,
+            1_700_000_000_123_456_789,
+        ] {
+            let mut s = String::new();
+            r.timestamp(&mut s, ns);
+            assert_eq!(s, apitap_inventory::format_ts(ns), "{ns}");
+        }
+        for a in ["10.0.0.1:80", "255.255.255.255:65535", "0.0.0.0:0", "[2001:db8::1]:443"] {
+            let a: std::net::SocketAddr = a.parse().expect("addr");
+            let mut s = String::new();
+            super::push_addr(&mut s, a);
+            assert_eq!(s, a.to_string());
+        }
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The exchange writer: merges the workers' record streams into one order that does not
 //! depend on how flows were sharded, and writes it.
+//!
+//! A worker renders the records of a batch into one buffer and sends it with the key and
+//! end offset of each record, so a record costs no allocation of its own.
 
 use apitap_flow::FlowKey;
 use crossbeam_channel::Receiver;
@@ -15,14 +18,64 @@ pub struct Key {
     pub n: u32,
 }
 
+/// Records rendered back to back: record `i` is `buf[ends[i-1]..ends[i]]`.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub buf: String,
+    pub keys: Vec<(Key, usize)>,
+}
+
+impl Records {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Close the record just rendered at the end of `buf`.
+    pub fn push(&mut self, key: Key) {
+        self.keys.push((key, self.buf.len()));
+    }
+
+    /// The records so far, leaving room for as many in `self`.
+    pub fn take(&mut self) -> Records {
+        let next = Records {
+            buf: String::with_capacity(self.buf.len()),
+            keys: Vec::with_capacity(self.keys.len()),
+        };
+        std::mem::replace(self, next)
+    }
+}
+
 pub enum WriterMsg {
     /// Records of one worker, sorted by key; the worker will not produce keys with an index
     /// at or below `watermark` any more.
     Items {
         worker: usize,
-        items: Vec<(Key, String)>,
+        records: Records,
         watermark: u64,
     },
+}
+
+/// Records of one batch being written: `next` is the first not written yet.
+struct Pending {
+    records: Records,
+    next: usize,
+}
+
+impl Pending {
+    fn front(&self) -> Option<Key> {
+        self.records.keys.get(self.next).map(|(k, _)| *k)
+    }
+
+    /// The next record's bytes, advancing past it.
+    fn pop(&mut self) -> &[u8] {
+        let start = match self.next {
+            0 => 0,
+            i => self.records.keys[i - 1].1,
+        };
+        let end = self.records.keys[self.next].1;
+        self.next += 1;
+        &self.records.buf.as_bytes()[start..end]
+    }
 }
 
 pub fn run(
@@ -31,30 +84,37 @@ pub fn run(
     out: Box<dyn Write + Send>,
 ) -> std::io::Result<u64> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-    let mut queues: Vec<VecDeque<(Key, String)>> = (0..workers).map(|_| VecDeque::new()).collect();
+    let mut queues: Vec<VecDeque<Pending>> = (0..workers).map(|_| VecDeque::new()).collect();
     let mut marks: Vec<u64> = vec![0; workers];
     let mut done = vec![false; workers];
     let mut written = 0u64;
     let mut err: Option<std::io::Error> = None;
     while let Ok(WriterMsg::Items {
         worker,
-        items,
+        records,
         watermark,
     }) = rx.recv()
     {
-        queues[worker].extend(items);
+        if !records.is_empty() {
+            queues[worker].push_back(Pending { records, next: 0 });
+        }
         marks[worker] = watermark;
         if watermark == u64::MAX {
             done[worker] = true;
         }
         while let Some(w) = next_ready(&queues, &marks) {
-            if let Some((_, line)) = queues[w].pop_front() {
-                if err.is_none() {
-                    if let Err(e) = out.write_all(line.as_bytes()) {
-                        err = Some(e);
-                    }
+            let Some(p) = queues[w].front_mut() else {
+                break;
+            };
+            let line = p.pop();
+            if err.is_none() {
+                if let Err(e) = out.write_all(line) {
+                    err = Some(e);
                 }
-                written += 1;
+            }
+            written += 1;
+            if p.front().is_none() {
+                queues[w].pop_front();
             }
         }
         if done.iter().all(|d| *d) {
@@ -77,11 +137,11 @@ pub fn run(
 
 /// The worker holding the smallest pending record, if no worker can still produce a smaller
 /// one: every other worker either has records queued or has passed that record's index.
-fn next_ready(queues: &[VecDeque<(Key, String)>], marks: &[u64]) -> Option<usize> {
+fn next_ready(queues: &[VecDeque<Pending>], marks: &[u64]) -> Option<usize> {
     let (w, key) = queues
         .iter()
         .enumerate()
-        .filter_map(|(i, q)| q.front().map(|(k, _)| (i, *k)))
+        .filter_map(|(i, q)| q.front().and_then(Pending::front).map(|k| (i, k)))
         .min_by_key(|(_, k)| *k)?;
     let safe = queues
         .iter()
