@@ -7,6 +7,7 @@ use crate::template::{host_of, split_target, template_path, ParamType};
 use apitap_http::{Exchange, TlsSeen, UnparsedStream};
 use apitap_pii::{Class, Confidence, Kind, Location, Scan};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -341,7 +342,8 @@ impl Inventory {
     }
 
     /// Count one exchange with what the sensitive-data scan found in it. Responses without
-    /// a request name no endpoint: `None`.
+    /// a request name no endpoint: `None`. The endpoint is updated in place, with the same
+    /// result as merging a one-exchange endpoint into it (`Endpoint::merge_from`).
     pub fn observe(&mut self, x: &Exchange, scan: &Scan) -> Option<Observed> {
         let req = x.request.as_ref()?;
         let (path, query) = split_target(&req.uri);
@@ -356,183 +358,71 @@ impl Inventory {
             self.endpoints_dropped += 1;
             return None;
         }
-        let mut one = Endpoint {
-            hits: 1,
-            first_seen: req.ts,
-            last_seen: req.ts,
-            path_params: tpl.params,
-            ..Endpoint::default()
-        };
-        match &x.response {
-            Some(r) => {
-                one.status_codes.insert(r.status, 1);
-                one.last_seen = one.last_seen.max(r.ts);
-                one.response_body_bytes = r.body.len;
-                if let Some(ct) = content_type(r.headers.get("content-type")) {
-                    one.response_content_types.insert(ct, 1);
-                }
-            }
-            None => one.no_response = 1,
-        }
         let auth = classify_auth(&req.headers, query);
         let success = x
             .response
             .as_ref()
             .is_some_and(|r| (200..300).contains(&r.status));
-        one.unauthenticated_success = success && auth == [AuthKind::None];
-        one.auth.extend(auth.iter().copied());
-        if let Some(q) = query {
-            for (name, t) in query_names(q) {
-                *one.query_types.entry(name.clone()).or_default() |= t;
-                *one.query_params.entry(name).or_default() += 1;
-            }
-        }
-        if let Some(ct) = content_type(req.headers.get("content-type")) {
-            one.request_content_types.insert(ct, 1);
-        }
-        one.request_body_bytes = req.body.len;
-        one.damaged = u64::from(x.gap());
-        one.bodies_scanned = u64::from(scan.bodies_scanned);
-        self.observe_security(
-            &mut one,
-            x,
-            scan,
-            path,
-            &key.2,
-            success && auth == [AuthKind::None],
-        );
+        let unauth_ok = success && auth == [AuthKind::None];
+        let mut capped = 0;
         let observed = Observed {
             host: key.0.clone(),
             path: key.2.clone(),
             auth,
         };
-        let mut capped = 0;
-        self.endpoints
-            .entry(key)
-            .or_default()
-            .merge(&one, &mut capped);
+        let ep = self.endpoints.entry(key).or_default();
+        let last = x.response.as_ref().map_or(req.ts, |r| req.ts.max(r.ts));
+        if ep.hits == 0 {
+            ep.first_seen = req.ts;
+            ep.last_seen = last;
+        } else {
+            ep.first_seen = ep.first_seen.min(req.ts);
+            ep.last_seen = ep.last_seen.max(last);
+        }
+        ep.hits += 1;
+        let mut buf = [0u8; MAX_CONTENT_TYPE];
+        match &x.response {
+            Some(r) => {
+                *ep.status_codes.entry(r.status).or_default() += 1;
+                ep.response_body_bytes += r.body.len;
+                if let Some(ct) = content_type_in(r.headers.get("content-type"), &mut buf) {
+                    bump(
+                        &mut ep.response_content_types,
+                        &ct,
+                        MAX_CONTENT_TYPES,
+                        &mut capped,
+                    );
+                }
+            }
+            None => ep.no_response += 1,
+        }
+        ep.auth.extend(observed.auth.iter().copied());
+        ep.unauthenticated_success |= unauth_ok;
+        merge_params(&mut ep.path_params, &tpl.params);
+        if let Some(q) = query {
+            for (name, t) in query_names(q) {
+                if let Some(x) = ep.query_types.get_mut(&name) {
+                    *x |= t;
+                } else if ep.query_types.len() < MAX_QUERY_PARAMS {
+                    ep.query_types.insert(name.clone(), t);
+                }
+                bump(&mut ep.query_params, &name, MAX_QUERY_PARAMS, &mut capped);
+            }
+        }
+        if let Some(ct) = content_type_in(req.headers.get("content-type"), &mut buf) {
+            bump(
+                &mut ep.request_content_types,
+                &ct,
+                MAX_CONTENT_TYPES,
+                &mut capped,
+            );
+        }
+        ep.request_body_bytes += req.body.len;
+        ep.damaged += u64::from(x.gap());
+        ep.bodies_scanned += u64::from(scan.bodies_scanned);
+        observe_security(ep, x, scan, path, &observed.path, unauth_ok, &mut capped);
         self.values_capped += capped;
         Some(observed)
-    }
-
-    /// What an exchange tells about the endpoint's exposure: sensitive values, clients,
-    /// object ids read, leaked errors.
-    fn observe_security(
-        &self,
-        one: &mut Endpoint,
-        x: &Exchange,
-        scan: &Scan,
-        path: &[u8],
-        tpl: &str,
-        unauth_ok: bool,
-    ) {
-        for h in &scan.hits {
-            let seen = PiiSeen {
-                count: u64::from(h.count),
-                confidence: h.confidence,
-                sample: h.sample.clone(),
-                detail: h.detail.clone(),
-            };
-            let k = (h.kind, h.location, h.field.clone());
-            let room = one.pii.len() < MAX_PII_FIELDS;
-            match one.pii.get_mut(&k) {
-                Some(p) => p.merge(&seen),
-                None if room => {
-                    one.pii.insert(k, seen);
-                }
-                None => {}
-            }
-            let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
-            if unauth_ok
-                && sensitive
-                && h.location == Location::ResponseBody
-                && h.confidence >= Confidence::Medium
-            {
-                one.unauth_sensitive.insert(h.kind);
-            }
-            if h.kind == Kind::Jwt
-                && h.location != Location::ResponseBody
-                && h.detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("alg=none"))
-            {
-                one.jwt_alg_none += 1;
-            }
-        }
-        let ip = x.client.ip();
-        let client = hash64(ip.to_string().as_bytes());
-        one.clients.insert(client);
-        if is_public(ip) {
-            one.external_requests = 1;
-        }
-        // The raw values at the template's parameter positions are the object ids read.
-        let raw = path.split(|c| *c == b'/').filter(|s| !s.is_empty());
-        let tsegs = tpl.split('/').filter(|s| !s.is_empty());
-        let mut ids = Distinct::<ENUMERATION_IDS>::default();
-        for (r, t) in raw.zip(tsegs) {
-            if t.starts_with('{') {
-                ids.insert(hash64(r));
-            }
-        }
-        if ids.estimate() > 0 {
-            one.ids_by_client.insert(client, ids);
-        }
-        if let Some(e) = scan.error_leak {
-            one.error_leaks.insert(e.to_string(), 1);
-        }
-        let ok = x
-            .response
-            .as_ref()
-            .is_some_and(|r| (200..300).contains(&r.status));
-        if let (true, Some(sh)) = (ok, scan.response_shape) {
-            one.shapes.insert(sh, 1);
-        }
-        let mut capped = 0;
-        if ok {
-            one.response_schema
-                .add_sample(&scan.response_leaves, &mut capped);
-        }
-        one.request_schema
-            .add_sample(&scan.request_leaves, &mut capped);
-        if let (Some(q), Some(r)) = (&x.request, &x.response) {
-            if r.ts_end >= q.ts {
-                one.latency
-                    .insert(latency_bucket((r.ts_end - q.ts) / 1000), 1);
-            }
-        }
-        for h in &scan.hits {
-            let request_side = matches!(
-                h.location,
-                Location::RequestHeader | Location::RequestCookie | Location::RequestQuery
-            );
-            if !request_side {
-                continue;
-            }
-            match (h.kind, &h.detail) {
-                (Kind::Jwt, Some(d)) => {
-                    for part in d
-                        .split(' ')
-                        .filter(|p| p.starts_with("alg=") || p.starts_with("iss="))
-                    {
-                        one.auth_details.insert(format!("jwt {part}"), 1);
-                    }
-                }
-                (Kind::ApiKey | Kind::GoogleApiKey | Kind::StripeKey | Kind::OpenaiKey, _) => {
-                    let place = if h.location == Location::RequestQuery {
-                        "query"
-                    } else {
-                        "header"
-                    };
-                    one.auth_details
-                        .insert(format!("api_key {place} {}", h.field), 1);
-                }
-                (Kind::SessionToken, _) => {
-                    one.auth_details
-                        .insert(format!("session cookie {}", h.field), 1);
-                }
-                _ => {}
-            }
-        }
     }
 
     /// Count a TLS handshake.
@@ -597,14 +487,192 @@ impl Inventory {
     }
 }
 
+/// What an exchange tells about the endpoint's exposure: sensitive values, clients, object
+/// ids read, leaked errors, shapes, schemas, latency, authentication details.
+fn observe_security(
+    ep: &mut Endpoint,
+    x: &Exchange,
+    scan: &Scan,
+    path: &[u8],
+    tpl: &str,
+    unauth_ok: bool,
+    capped: &mut u64,
+) {
+    for h in &scan.hits {
+        let seen = PiiSeen {
+            count: u64::from(h.count),
+            confidence: h.confidence,
+            sample: h.sample.clone(),
+            detail: h.detail.clone(),
+        };
+        let k = (h.kind, h.location, h.field.clone());
+        if let Some(p) = ep.pii.get_mut(&k) {
+            p.merge(&seen);
+        } else if ep.pii.len() < MAX_PII_FIELDS {
+            ep.pii.insert(k, seen);
+        } else {
+            *capped += 1;
+        }
+        let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
+        if unauth_ok
+            && sensitive
+            && h.location == Location::ResponseBody
+            && h.confidence >= Confidence::Medium
+        {
+            ep.unauth_sensitive.insert(h.kind);
+        }
+        if h.kind == Kind::Jwt
+            && h.location != Location::ResponseBody
+            && h.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("alg=none"))
+        {
+            ep.jwt_alg_none += 1;
+        }
+    }
+    let ip = x.client.ip();
+    let client = client_hash(ip);
+    ep.clients.insert(client);
+    if is_public(ip) {
+        ep.external_requests += 1;
+    }
+    // The raw values at the template's parameter positions are the object ids read.
+    let raw = path.split(|c| *c == b'/').filter(|s| !s.is_empty());
+    let tsegs = tpl.split('/').filter(|s| !s.is_empty());
+    let mut ids = Distinct::<ENUMERATION_IDS>::default();
+    for (r, t) in raw.zip(tsegs) {
+        if t.starts_with('{') {
+            ids.insert(hash64(r));
+        }
+    }
+    if ids.estimate() > 0 {
+        ep.ids_by_client.entry(client).or_default().merge(&ids);
+        while ep.ids_by_client.len() > MAX_ID_CLIENTS {
+            ep.ids_by_client.pop_last();
+        }
+    }
+    if let Some(e) = scan.error_leak {
+        match ep.error_leaks.get_mut(e) {
+            Some(n) => *n += 1,
+            None => {
+                ep.error_leaks.insert(e.to_string(), 1);
+            }
+        }
+    }
+    let ok = x
+        .response
+        .as_ref()
+        .is_some_and(|r| (200..300).contains(&r.status));
+    if let (true, Some(sh)) = (ok, scan.response_shape) {
+        *ep.shapes.entry(sh).or_default() += 1;
+        // Keep the smallest fingerprints, so the result does not depend on merge order.
+        while ep.shapes.len() > MAX_SHAPES {
+            ep.shapes.pop_last();
+            *capped += 1;
+        }
+    }
+    if ok {
+        ep.response_schema.add_sample(&scan.response_leaves, capped);
+    }
+    ep.request_schema.add_sample(&scan.request_leaves, capped);
+    if let (Some(q), Some(r)) = (&x.request, &x.response) {
+        if r.ts_end >= q.ts {
+            *ep.latency
+                .entry(latency_bucket((r.ts_end - q.ts) / 1000))
+                .or_default() += 1;
+        }
+    }
+    // Each detail counts once per exchange.
+    let mut details: Vec<String> = Vec::new();
+    for h in &scan.hits {
+        let request_side = matches!(
+            h.location,
+            Location::RequestHeader | Location::RequestCookie | Location::RequestQuery
+        );
+        if !request_side {
+            continue;
+        }
+        match (h.kind, &h.detail) {
+            (Kind::Jwt, Some(d)) => {
+                for part in d
+                    .split(' ')
+                    .filter(|p| p.starts_with("alg=") || p.starts_with("iss="))
+                {
+                    details.push(format!("jwt {part}"));
+                }
+            }
+            (Kind::ApiKey | Kind::GoogleApiKey | Kind::StripeKey | Kind::OpenaiKey, _) => {
+                let place = if h.location == Location::RequestQuery {
+                    "query"
+                } else {
+                    "header"
+                };
+                details.push(format!("api_key {place} {}", h.field));
+            }
+            (Kind::SessionToken, _) => details.push(format!("session cookie {}", h.field)),
+            _ => {}
+        }
+    }
+    details.sort_unstable();
+    details.dedup();
+    for d in &details {
+        bump(&mut ep.auth_details, d, MAX_AUTH_DETAILS, capped);
+    }
+}
+
+/// Count one more `k` in `map`, unless `map` is full (then `capped` counts it).
+fn bump(map: &mut BTreeMap<String, u64>, k: &str, cap: usize, capped: &mut u64) {
+    if let Some(n) = map.get_mut(k) {
+        *n += 1;
+    } else if map.len() < cap {
+        map.insert(k.to_string(), 1);
+    } else {
+        *capped += 1;
+    }
+}
+
+/// A client address as counted in `Endpoint::clients`: the hash of its text.
+fn client_hash(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut text = [0u8; 15];
+            let mut n = 0;
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text[n] = b'.';
+                    n += 1;
+                }
+                for c in itoa::Buffer::new().format(o).bytes() {
+                    text[n] = c;
+                    n += 1;
+                }
+            }
+            hash64(&text[..n])
+        }
+        IpAddr::V6(_) => hash64(ip.to_string().as_bytes()),
+    }
+}
+
 /// The media type of a Content-Type value, lower-cased, without parameters.
-fn content_type(v: Option<&[u8]>) -> Option<String> {
-    let v = v?;
-    let mt = v.split(|c| *c == b';').next()?.trim_ascii();
-    if mt.is_empty() || mt.len() > 100 {
+/// Longest media type counted.
+const MAX_CONTENT_TYPE: usize = 100;
+
+/// The media type of a Content-Type value, lower-cased (into `buf` when it is ASCII).
+fn content_type_in<'b>(
+    v: Option<&[u8]>,
+    buf: &'b mut [u8; MAX_CONTENT_TYPE],
+) -> Option<Cow<'b, str>> {
+    let mt = v?.split(|c| *c == b';').next()?.trim_ascii();
+    if mt.is_empty() || mt.len() > MAX_CONTENT_TYPE {
         return None;
     }
-    Some(String::from_utf8_lossy(mt).to_ascii_lowercase())
+    if !mt.is_ascii() {
+        return Some(Cow::Owned(String::from_utf8_lossy(mt).to_ascii_lowercase()));
+    }
+    let out = &mut buf[..mt.len()];
+    out.copy_from_slice(mt);
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok().map(Cow::Borrowed)
 }
 
 /// Distinct parameter names of a query string, in order of first appearance.
@@ -673,6 +741,97 @@ mod tests {
         assert!((100.0..120.0).contains(&p95), "{p95}");
         assert!((100.0..120.0).contains(&p99), "{p99}");
         assert_eq!(Endpoint::default().latency_percentiles(), None);
+    }
+
+    /// An exchange with credentials, query parameters and a JSON body holding personal data.
+    fn exchange(i: u64, uri: &str, auth: (&str, &str), status: Option<u16>) -> Exchange {
+        use apitap_http::{Body, Headers, Request, Response};
+        let body = format!(
+            r#"{{"id":{i},"email":"user{i}@example.org","ip":"203.0.113.{i}","tags":["a"]}}"#
+        );
+        Exchange {
+            client: format!(
+                "{}.{}:4000{}",
+                ["93.184.216", "10.1.1"][(i % 2) as usize],
+                i % 3,
+                i % 7
+            )
+            .parse()
+            .expect("addr"),
+            server: "10.0.0.2:80".parse().expect("addr"),
+            tunnel: 0,
+            request: Some(Request {
+                ts: 1_000 * i,
+                method: "GET".into(),
+                uri: uri.as_bytes().to_vec(),
+                version: 11,
+                headers: Headers::from_pairs([
+                    ("Host", &b"api.example.com"[..]),
+                    (auth.0, auth.1.as_bytes()),
+                    ("Content-Type", b"Application/JSON; charset=utf-8"),
+                ]),
+                body: Body::default(),
+                gap: i % 5 == 0,
+            }),
+            response: status.map(|status| Response {
+                ts: 1_000 * i + 500,
+                ts_end: 1_000 * i + 900 * (i % 4),
+                status,
+                reason: "OK".into(),
+                version: 11,
+                headers: Headers::from_pairs([("Content-Type", &b"application/json"[..])]),
+                body: Body {
+                    len: body.len() as u64,
+                    data: body.into_bytes(),
+                    ..Body::default()
+                },
+                gap: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn observing_in_place_equals_merging_one_exchange_endpoints() {
+        const JWT: &str = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwiaXNzIjoiaHR0cHM6Ly9pZHAuZXhhbXBsZS5vcmcifQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl";
+        let scanner = apitap_pii::Scanner::new();
+        let auths = [
+            ("Authorization", JWT),
+            (
+                "Cookie",
+                "sessionid=8f14e45fceea167a5a36dedd4bea2543; theme=dark",
+            ),
+            ("X-Api-Key", "k_3f9a8b7c6d5e4f3a2b1c"),
+            ("User-Agent", "curl/8.0"),
+        ];
+        let mut one_by_one = Inventory::new(100);
+        let mut merged = Inventory::new(100);
+        for i in 1..=40u64 {
+            let resource = ["users", "carts", "teams"][(i % 3) as usize];
+            let uri = format!(
+                "/v1/{resource}/{i}/orders?page={}&q=x&email=a{i}@b.co",
+                i % 3
+            );
+            let status = [Some(200), Some(401), None, Some(500)][(i % 4) as usize];
+            let x = exchange(i, &uri, auths[(i % 4) as usize], status);
+            let scan = scanner.scan(&x);
+            let seen = one_by_one.observe(&x, &scan);
+            let mut single = Inventory::new(100);
+            assert_eq!(single.observe(&x, &scan), seen);
+            let mut capped = 0;
+            for (k, e) in &single.endpoints {
+                merged
+                    .endpoints
+                    .entry(k.clone())
+                    .or_default()
+                    .merge_from(e, &mut capped);
+            }
+            merged.values_capped += single.values_capped + capped;
+        }
+        assert_eq!(one_by_one.endpoints.len(), 3);
+        let e = one_by_one.endpoints.values().next().expect("an endpoint");
+        assert!(e.hits > 0 && !e.pii.is_empty() && !e.auth_details.is_empty());
+        assert!(e.response_schema.samples > 0 && !e.latency.is_empty());
+        assert_eq!(one_by_one, merged);
     }
 
     #[test]
