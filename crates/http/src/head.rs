@@ -230,7 +230,11 @@ const PARSE_SLOTS: usize = 128;
 
 /// An owned head from httparse's borrowed result.
 fn owned(start: StartLine, fields: &[httparse::Header<'_>]) -> Head {
-    let mut headers = Headers::default();
+    let bytes = fields.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let mut headers = Headers {
+        raw: Vec::with_capacity(bytes),
+        fields: Vec::with_capacity(fields.len()),
+    };
     for h in fields {
         headers.push(h.name.as_bytes(), h.value);
     }

@@ -22,6 +22,7 @@ pub mod validate;
 use apitap_http::{split_target, Coding, Exchange, Headers};
 use detect::{Key, Match};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 pub use redact::redact;
 
@@ -469,8 +470,11 @@ fn body_kind(ct: Option<&[u8]>, data: &[u8]) -> BodyKind {
     BodyKind::Skip
 }
 
-/// Percent-decode (and `+` to space in forms).
-fn pct(s: &[u8], plus: bool) -> String {
+/// Percent-decode (and `+` to space in forms); borrowed when nothing is encoded.
+fn pct(s: &[u8], plus: bool) -> Cow<'_, str> {
+    if !s.iter().any(|c| *c == b'%' || (plus && *c == b'+')) {
+        return String::from_utf8_lossy(s);
+    }
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -500,7 +504,7 @@ fn pct(s: &[u8], plus: bool) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The JSON visitor: classifies leaves, and holds back what only the rest of its object
@@ -864,7 +868,7 @@ impl Scanner {
                 continue;
             };
             let (k, v) = (pct(k, true), pct(v, true));
-            let key = Key::new(&k);
+            let key = self.key(&k);
             if let Some(m) = detect::classify(&v, &key) {
                 col.add(&k, &v, m);
             } else if v.len() >= 24 && v.contains(' ') {
@@ -884,14 +888,14 @@ impl Scanner {
             .filter(|s| !s.is_empty())
             .take(32)
             .collect();
+        let mut before = Cow::Borrowed("");
         for (i, seg) in segs.iter().enumerate() {
             let v = pct(seg, false);
             // The segment before names this one (`/users/{email}`).
-            let key = Key::new(
-                &i.checked_sub(1)
-                    .map(|j| pct(segs[j], false))
-                    .unwrap_or_default(),
-            );
+            let key = self.key(&before);
+            // Cards, national ids, IBANs and phone numbers all hold digits; the addresses
+            // looked for here are IPv6 ones.
+            let digits = v.bytes().any(|c| c.is_ascii_digit());
             let m = detect::secret(&v, &key)
                 .or_else(|| {
                     if v.contains('@') {
@@ -900,16 +904,26 @@ impl Scanner {
                         None
                     }
                 })
-                .or_else(|| detect::card(&v, &key).filter(|m| m.1 == Confidence::High))
-                .or_else(|| detect::national_id(&v, &key))
-                .or_else(|| detect::iban(&v))
-                .or_else(|| detect::phone(&v, &key))
                 .or_else(|| {
-                    detect::network(&v, &key).filter(|m| m.0 == Kind::IpAddress && v.contains(':'))
+                    if !digits {
+                        return None;
+                    }
+                    detect::card(&v, &key)
+                        .filter(|m| m.1 == Confidence::High)
+                        .or_else(|| detect::national_id(&v, &key))
+                        .or_else(|| detect::iban(&v))
+                        .or_else(|| detect::phone(&v, &key))
+                })
+                .or_else(|| {
+                    if !v.contains(':') {
+                        return None;
+                    }
+                    detect::network(&v, &key).filter(|m| m.0 == Kind::IpAddress)
                 });
             if let Some(m) = m {
                 col.add(&format!("path[{i}]"), &v, m);
             }
+            before = v;
         }
     }
 
@@ -919,8 +933,19 @@ impl Scanner {
         } else {
             Location::ResponseHeader
         };
+        let mut lower = [0u8; 64];
         for (name, value) in h.iter() {
-            let lname = String::from_utf8_lossy(name).to_ascii_lowercase();
+            // Header names are tokens (ASCII); a longer or stranger one is no header we
+            // look for, and is analysed as any other field name.
+            let lname: Cow<'_, str> = match lower.get_mut(..name.len()) {
+                Some(buf) if name.is_ascii() => {
+                    buf.copy_from_slice(name);
+                    buf.make_ascii_lowercase();
+                    Cow::Borrowed(std::str::from_utf8(buf).unwrap_or(""))
+                }
+                _ => Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase()),
+            };
+            let lname = &*lname;
             let Ok(v) = std::str::from_utf8(value) else {
                 continue;
             };
@@ -944,44 +969,44 @@ impl Scanner {
                 if scheme.eq_ignore_ascii_case("basic") {
                     let ok = detect::b64url(cred).is_some_and(|d| d.contains(&b':'));
                     if ok {
-                        col.add(&lname, cred, (Kind::BasicAuth, Confidence::High, None));
+                        col.add(lname, cred, (Kind::BasicAuth, Confidence::High, None));
                     }
                 } else if scheme.eq_ignore_ascii_case("bearer") && cred.len() >= 8 {
                     let m = detect::jwt(cred).or_else(|| detect::secret(cred, &Key::default()));
                     let m = m.unwrap_or((Kind::BearerToken, Confidence::High, None));
-                    col.add(&lname, cred, m);
+                    col.add(lname, cred, m);
                 }
                 continue;
             }
-            if IP_HEADERS.contains(&lname.as_str()) || lname == "forwarded" {
+            if IP_HEADERS.contains(&lname) || lname == "forwarded" {
                 for part in v.split([',', ';']) {
                     let p = part.trim();
                     let p = p.strip_prefix("for=").unwrap_or(p).trim_matches('"');
                     let p = p.trim_start_matches('[').split(']').next().unwrap_or(p);
-                    if let Some(m) = detect::network(p, &Key::new("ip")) {
-                        col.add(&lname, p, (m.0, Confidence::High, m.2));
+                    if let Some(m) = detect::network(p, &self.key("ip")) {
+                        col.add(lname, p, (m.0, Confidence::High, m.2));
                     }
                 }
                 continue;
             }
-            if KEY_HEADERS.contains(&lname.as_str()) && v.len() >= 8 {
+            if KEY_HEADERS.contains(&lname) && v.len() >= 8 {
                 let m = detect::secret(v, &Key::default()).unwrap_or((
                     Kind::ApiKey,
                     Confidence::High,
                     None,
                 ));
-                col.add(&lname, v, m);
+                col.add(lname, v, m);
                 continue;
             }
-            if PLAIN_HEADERS.contains(&lname.as_str()) || v.len() < 8 {
+            if PLAIN_HEADERS.contains(&lname) || v.len() < 8 {
                 continue;
             }
-            let key = Key::new(&lname);
+            let key = self.key(lname);
             if let Some(m) = detect::secret(v, &key).or_else(|| detect::credential(v, &key)) {
-                col.add(&lname, v, m);
+                col.add(lname, v, m);
             } else {
                 self.text
-                    .scan(v.as_bytes(), &key, &mut |raw, m| col.add(&lname, raw, m));
+                    .scan(v.as_bytes(), &key, &mut |raw, m| col.add(lname, raw, m));
             }
         }
     }
@@ -993,7 +1018,7 @@ impl Scanner {
                 continue;
             };
             let val = val.trim_matches('"');
-            let key = Key::new(name);
+            let key = self.key(name);
             if let Some(m) = detect::classify(&pct(val.as_bytes(), false), &key) {
                 col.add(name, val, m);
                 continue;
