@@ -557,7 +557,7 @@ fn worker(
         if let Some(tx) = &out {
             let _ = tx.send(WriterMsg::Items {
                 worker: id,
-                records: records.take(),
+                records: std::mem::take(&mut records),
                 watermark,
             });
         }
@@ -574,7 +574,7 @@ fn worker(
     if let Some(tx) = &out {
         let _ = tx.send(WriterMsg::Items {
             worker: id,
-            records: records.take(),
+            records: std::mem::take(&mut records),
             watermark: u64::MAX,
         });
     }

@@ -35,14 +35,6 @@ impl Records {
         self.keys.push((key, self.buf.len()));
     }
 
-    /// The records so far, leaving room for as many in `self`.
-    pub fn take(&mut self) -> Records {
-        let next = Records {
-            buf: String::with_capacity(self.buf.len()),
-            keys: Vec::with_capacity(self.keys.len()),
-        };
-        std::mem::replace(self, next)
-    }
 }
 
 pub enum WriterMsg {
