@@ -191,8 +191,17 @@ fn ethertype(
             }
             ETH_MPLS | ETH_MPLS_MC => return mpls(frame, off),
             ETH_PPPOE => {
-                let ppp = be16(frame, off + 6).ok_or(Anomaly::TruncatedLink)?;
-                off += 8;
+                // Six bytes of PPPoE session header, then the PPP protocol: one byte when
+                // its low bit is set (protocol field compression, RFC 1661), else two.
+                let first = *frame.get(off + 6).ok_or(Anomaly::TruncatedLink)?;
+                let ppp = if first & 1 == 1 {
+                    off += 7;
+                    u16::from(first)
+                } else {
+                    let ppp = be16(frame, off + 6).ok_or(Anomaly::TruncatedLink)?;
+                    off += 8;
+                    ppp
+                };
                 return match ppp {
                     0x0021 => Ok((Net::Ipv4, off)),
                     0x0057 => Ok((Net::Ipv6, off)),

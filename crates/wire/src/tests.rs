@@ -187,3 +187,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn pppoe_with_two_byte_and_compressed_protocol_fields() {
+    let inner = tcp_frame(b"GET / HTTP/1.1\r\n\r\n");
+    let ip = &inner[14..];
+    for proto in [&[0x00u8, 0x21][..], &[0x21][..]] {
+        let mut f = inner[..12].to_vec();
+        f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x2d]);
+        f.extend_from_slice(&((ip.len() + proto.len()) as u16).to_be_bytes());
+        f.extend_from_slice(proto);
+        f.extend_from_slice(ip);
+        let d = decode(LinkType::ETHERNET, &f, &cfg()).expect("decodes");
+        assert_eq!(d.payload(&f), b"GET / HTTP/1.1\r\n\r\n", "protocol {proto:?}");
+    }
+    // A compressed protocol that is not IP is not misread as one.
+    let mut f = inner[..12].to_vec();
+    f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x2d, 0x00, 0x10, 0x23]);
+    f.extend_from_slice(ip);
+    assert!(decode(LinkType::ETHERNET, &f, &cfg()).is_err());
+}
