@@ -611,8 +611,11 @@ fn consistent(
 }
 
 /// Where the values of a parameter position lead, (method, length of the rest, next
-/// segment: a name, `{}`, or `*` for a value not learned yet), and what they answered
-/// there, by (method, rest of the path).
+/// segment: a name, `{}`, or `*` for a last segment not learned), and what they answered
+/// there, by (method, rest of the path). A literal that is not a name and has more path
+/// after it counts as `{}`: under a busy value (`/repos/acme-corp/...`) every repository is
+/// seen too rarely to be learned, yet what follows it (`issues`, `branches`) is what
+/// follows the learned ones.
 struct Continuations<'a> {
     names: &'a BTreeSet<&'a str>,
     seen: BTreeSet<(&'a str, usize, &'a str)>,
@@ -632,6 +635,8 @@ impl<'a> Continuations<'a> {
                 "{}"
             } else if self.names.contains(s.as_str()) {
                 s.as_str()
+            } else if segs[i].len() > pos + 2 {
+                "{}"
             } else {
                 "*"
             }
@@ -886,6 +891,53 @@ mod tests {
         }
         t.push(("/users/me".into(), ME));
         t
+    }
+
+    #[test]
+    fn a_busy_owner_joins_through_the_names_below_its_repositories() {
+        // GitHub-like traffic: each call picks an owner and a repository among a few busy
+        // names or a long tail seen once. Under a busy owner each repository is seen too
+        // rarely to be learned there; the owner joins because what follows its
+        // repositories (`issues`, `branches/.../protection`) is what follows the others'.
+        const PULLS: &str = r#"[{"number":1,"head":"x","merged":false}]"#;
+        const BRANCH: &str = r#"{"name":"main","protected":true,"commit":{"sha":"x"}}"#;
+        let busy = [
+            "acme-corp",
+            "globex",
+            "initech",
+            "hooli",
+            "umbrella",
+            "stark",
+        ];
+        let mut state = 7u64;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for k in 0..240 {
+            let mut name = |kind: &str| match next(2) {
+                0 => busy[next(busy.len() as u64) as usize].to_string(),
+                _ => format!("{kind}-{k}"),
+            };
+            let (o, r, b) = (name("owner"), name("repo"), name("branch"));
+            let (path, body) = match k % 3 {
+                0 => (format!("/repos/{o}/{r}/issues"), ISSUES),
+                1 => (format!("/repos/{o}/{r}/pulls"), PULLS),
+                _ => (format!("/repos/{o}/{r}/branches/{b}/protection"), BRANCH),
+            };
+            t.push((path, body));
+        }
+        assert_eq!(
+            paths(&t),
+            [
+                "/repos/{id}/{id2}/branches/{id3}/protection",
+                "/repos/{id}/{id2}/issues",
+                "/repos/{id}/{id2}/pulls"
+            ]
+        );
     }
 
     #[test]

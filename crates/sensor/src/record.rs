@@ -350,7 +350,12 @@ mod tests {
             r.timestamp(&mut s, ns);
             assert_eq!(s, apitap_inventory::format_ts(ns), "{ns}");
         }
-        for a in ["10.0.0.1:80", "255.255.255.255:65535", "0.0.0.0:0", "[2001:db8::1]:443"] {
+        for a in [
+            "10.0.0.1:80",
+            "255.255.255.255:65535",
+            "0.0.0.0:0",
+            "[2001:db8::1]:443",
+        ] {
             let a: std::net::SocketAddr = a.parse().expect("addr");
             let mut s = String::new();
             super::push_addr(&mut s, a);

@@ -34,7 +34,6 @@ impl Records {
     pub fn push(&mut self, key: Key) {
         self.keys.push((key, self.buf.len()));
     }
-
 }
 
 pub enum WriterMsg {

@@ -199,7 +199,11 @@ fn pppoe_with_two_byte_and_compressed_protocol_fields() {
         f.extend_from_slice(proto);
         f.extend_from_slice(ip);
         let d = decode(LinkType::ETHERNET, &f, &cfg()).expect("decodes");
-        assert_eq!(d.payload(&f), b"GET / HTTP/1.1\r\n\r\n", "protocol {proto:?}");
+        assert_eq!(
+            d.payload(&f),
+            b"GET / HTTP/1.1\r\n\r\n",
+            "protocol {proto:?}"
+        );
     }
     // A compressed protocol that is not IP is not misread as one.
     let mut f = inner[..12].to_vec();
