@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Cut an OpenAPI description down to a self-contained fixture: the chosen paths, each
 operation's parameters and first 2xx JSON response schema, $refs inlined, objects cut to
-their first 6 properties and 2 levels. usage: minispec.py SPEC.json PREFIX MAXSEGS OUT.json
+their first PROPS properties and DEPTH levels (default 6 and 2).
+usage: minispec.py SPEC.json PREFIX[,PREFIX...] MAXSEGS OUT.json [PROPS DEPTH]
 
 fixtures/specs/github-repos.json is
   minispec.py package/api/github.com/api.github.com.json "/repos/{owner}/{repo}/" 6 OUT
@@ -10,7 +11,8 @@ description (github/rest-api-description, MIT licence), 198 paths and 300 operat
 import json, sys
 
 spec = json.load(open(sys.argv[1]))
-prefix, maxsegs = sys.argv[2], int(sys.argv[3])
+prefixes, maxsegs = tuple(sys.argv[2].split(",")), int(sys.argv[3])
+max_props, levels = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (6, 2)
 
 def resolve(node, depth=0):
     while isinstance(node, dict) and "$ref" in node and depth < 20:
@@ -32,15 +34,15 @@ def schema(s, depth=0):
             else:
                 s = resolve(s[k][0])
     out = {k: s[k] for k in ("type", "format", "enum") if k in s}
-    if "properties" in s and depth < 2:
-        out["properties"] = {k: schema(v, depth + 1) for k, v in list(s["properties"].items())[:6]}
-    if "items" in s and depth < 2:
+    if "properties" in s and depth < levels:
+        out["properties"] = {k: schema(v, depth + 1) for k, v in list(s["properties"].items())[:max_props]}
+    if "items" in s and depth < levels:
         out["items"] = schema(s["items"], depth + 1)
     return out
 
 paths = {}
 for p, item in spec["paths"].items():
-    if not p.startswith(prefix) or p.count("/") > maxsegs:
+    if not p.startswith(prefixes) or p.count("/") > maxsegs:
         continue
     item = resolve(item)
     common = item.get("parameters", [])

@@ -147,7 +147,7 @@ def operations(spec):
         host = spec.get("host", "api.example.com")
     else:
         url = (spec.get("servers") or [{"url": "https://api.example.com"}])[0].get("url", "")
-        m = re.match(r"^(?:[a-z]+://)?([^/]*)(/.*)?$", url)
+        m = re.match(r"^(?:[a-z]+:)?//([^/]*)(/.*)?$", url) or re.match(r"^()(/.*)?$", url)
         host = (m.group(1) if m else "") or "api.example.com"
         base = ((m.group(2) if m else "") or "").rstrip("/")
         if "{" in host:

@@ -882,53 +882,57 @@ fn adaptive_scanning_still_finds_values_planted_late() {
     );
 }
 
-/// Templating on traffic generated from a real description (GitHub's repository API, 300
-/// operations, owners and repositories as slugs: a few busy ones and a long tail) by
-/// bench/specf1.py, which also scores the inventory against the operations.
+/// Templating on traffic generated from real descriptions by bench/specf1.py, which also
+/// scores the inventory against the operations: GitHub's repository API (owners and
+/// repositories as slugs, a few busy ones and a long tail) and Kubernetes' namespaced
+/// resources (API groups and resource names that answer alike, namespaces and objects as
+/// slugs). Every operation is one endpoint, none merged with another.
 #[test]
-fn github_repository_operations_are_named_once_each() {
-    let spec = root().join("fixtures/specs/github-repos.json");
-    let script = root().join("bench/specf1.py");
-    let (pcap, inv) = (tmp("github-repos.pcap"), tmp("github-repos.json"));
-    let py = |args: &[&std::ffi::OsStr]| {
-        let out = Command::new("python3")
-            .arg(&script)
-            .args(args)
-            .output()
-            .expect("python3 runs specf1.py");
+fn real_descriptions_are_named_once_per_operation() {
+    for (name, operations) in [("github-repos", 300.0), ("kubernetes-namespaced", 225.0)] {
+        let spec = root().join(format!("fixtures/specs/{name}.json"));
+        let script = root().join("bench/specf1.py");
+        let (pcap, inv) = (tmp(&format!("{name}.pcap")), tmp(&format!("{name}.json")));
+        let py = |args: &[&std::ffi::OsStr]| {
+            let out = Command::new("python3")
+                .arg(&script)
+                .args(args)
+                .output()
+                .expect("python3 runs specf1.py");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        py(&["traffic".as_ref(), spec.as_os_str(), pcap.as_os_str()]);
+        let out = apitap(&[
+            "replay",
+            "-q",
+            "-o",
+            inv.to_str().expect("utf8"),
+            pcap.to_str().expect("utf8"),
+        ]);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    py(&["traffic".as_ref(), spec.as_os_str(), pcap.as_os_str()]);
-    let out = apitap(&[
-        "replay",
-        "-q",
-        "-o",
-        inv.to_str().expect("utf8"),
-        pcap.to_str().expect("utf8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = py(&["score".as_ref(), spec.as_os_str(), inv.as_os_str()]);
-    // "operations 300, endpoints 298, precision 1.0000, recall 0.9933, F1 0.9967,
-    // over-merged endpoints 0", then the wrong endpoints.
-    let figure = |name: &str| -> f64 {
-        let at = report.find(name).expect("figure in report") + name.len();
-        report[at..]
-            .trim_start()
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .next()
-            .and_then(|v| v.parse().ok())
-            .expect("a number")
-    };
-    assert_eq!(figure("operations"), 300.0, "{report}");
-    assert!(figure("F1") >= 0.98, "{report}");
-    assert_eq!(figure("over-merged endpoints"), 0.0, "{report}");
+        let report = py(&["score".as_ref(), spec.as_os_str(), inv.as_os_str()]);
+        // "operations 300, endpoints 298, precision 1.0000, recall 0.9933, F1 0.9967,
+        // over-merged endpoints 0", then the wrong endpoints.
+        let figure = |label: &str| -> f64 {
+            let at = report.find(label).expect("figure in report") + label.len();
+            report[at..]
+                .trim_start()
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("a number")
+        };
+        assert_eq!(figure("operations"), operations, "{name}: {report}");
+        assert!(figure("F1") >= 0.98, "{name}: {report}");
+        assert_eq!(figure("over-merged endpoints"), 0.0, "{name}: {report}");
+    }
 }

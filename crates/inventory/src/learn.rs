@@ -23,6 +23,10 @@
 //!   names, whatever else they share;
 //! - below a literal left at a value position (a value that did not make it), counts alone
 //!   decide nothing: one object's traffic is too thin to tell values from names;
+//! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
+//!   literals each follow three or more of its values (`pods`, `secrets` under
+//!   `/namespaces/{ns}/`), none is a value: a parameter's values belong to one object each;
+//! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
 //! `bench/specf1.py` measures endpoint F1 on traffic generated from real OpenAPI
@@ -140,19 +144,29 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                         && value_nodes.contains(&(keys[i].0.clone(), norm_prefix(&segs[i], q), q))
                 })
             };
-            let eligible = |i: usize| -> bool {
-                let v = segs[i][pos].as_str();
-                !is_param(v) && !frozen.contains(keys[i]) && !constant(v)
-            };
+
+            // Literals that a version follows (`/apis/apps/v1`) name an API, not an object.
+            let versioned: BTreeSet<(&str, &str)> = (0..segs.len())
+                .filter(|&i| segs[i].get(pos + 1).is_some_and(|n| is_version(n)))
+                .filter_map(|i| Some((keys[i].0.as_str(), *orig[i].get(pos)?)))
+                .collect();
             // Each endpoint's literal value at `pos`, learned or not; None for classifier
-            // parameters, documented endpoints and constants.
+            // parameters, documented endpoints, constants and names of APIs.
             let val: Vec<Option<&str>> = (0..segs.len())
                 .map(|i| {
                     let s = segs[i].get(pos)?.as_str();
                     let v = if s == "{}" { *orig[i].get(pos)? } else { s };
-                    (!is_param(v) && !frozen.contains(keys[i]) && !constant(v)).then_some(v)
+                    (!is_param(v)
+                        && !frozen.contains(keys[i])
+                        && !constant(v)
+                        && !versioned.contains(&(keys[i].0.as_str(), v)))
+                    .then_some(v)
                 })
                 .collect();
+            let eligible = |i: usize| -> bool {
+                let v = segs[i][pos].as_str();
+                !is_param(v) && val[i].is_some()
+            };
             // The node view: every endpoint under (host, prefix) with a segment at `pos`,
             // whatever its method and length.
             let mut nodes: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
@@ -171,6 +185,9 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                     if let Some(v) = val[i] {
                         by_value.entry(v).or_default().push(i);
                     }
+                }
+                if pos > 0 && names_after_param(&by_value, pos, &segs, &orig) {
+                    continue;
                 }
                 // Values that only ever came once or twice, many of them: a parameter
                 // position, shape or not. Otherwise the parameters already there (from the
@@ -402,6 +419,43 @@ pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
     }
     learned.values_capped += capped;
     rest
+}
+
+/// Whether the literals at `pos`, right after a parameter, are names of collections that the
+/// parameter's objects hold (`pods`, `secrets` under `/namespaces/{ns}/`): nearly all of
+/// them (80%, at least three) each follow three or more of the parameter's values and lead
+/// to values of their own (object names: at least three, one for every other path through
+/// the literal), where values lead to a few names again and again (`issues`, `pulls` after
+/// repositories: `/repos/{owner}/{repo}/issues`).
+fn names_after_param(
+    by_value: &BTreeMap<&str, Vec<usize>>,
+    pos: usize,
+    segs: &[Vec<String>],
+    orig: &[Vec<&str>],
+) -> bool {
+    let (mut literals, mut collections) = (0, 0);
+    for ms in by_value.values() {
+        let mut parents = BTreeSet::new();
+        let mut children = BTreeSet::new();
+        let mut paths_on = 0;
+        for &i in ms.iter().filter(|&&i| is_param(&segs[i][pos - 1])) {
+            if let Some(p) = orig[i].get(pos - 1) {
+                parents.insert(*p);
+            }
+            if let Some(c) = orig[i].get(pos + 1) {
+                children.insert(*c);
+                paths_on += 1;
+            }
+        }
+        if parents.is_empty() {
+            continue;
+        }
+        literals += 1;
+        if parents.len() >= 3 && children.len() >= 3 && children.len() * 2 >= paths_on {
+            collections += 1;
+        }
+    }
+    literals >= 3 && collections * 10 >= literals * 8
 }
 
 /// The values at `pos` that lead to the literal name below followed by the most values, when

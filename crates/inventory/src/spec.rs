@@ -181,8 +181,13 @@ fn base_path(url: &str, vars: Option<&Value>) -> String {
             }
         }
     }
-    let path = match u.find("://") {
-        Some(i) => u[i + 3..].find('/').map_or("", |j| &u[i + 3 + j..]),
+    // `https://host/v1`, protocol-relative `//host/v1` (Kubernetes), or a path alone.
+    let after_host = match u.find("://") {
+        Some(i) => Some(&u[i + 3..]),
+        None => u.strip_prefix("//"),
+    };
+    let path = match after_host {
+        Some(rest) => rest.find('/').map_or("", |j| &rest[j..]),
         None => u.as_str(),
     };
     path.trim_end_matches('/').to_string()
@@ -601,6 +606,14 @@ mod tests {
         // A segment with a parameter inside matches literal values of that form only.
         assert!(s.find("GET", "/v2/items/42.json").is_some());
         assert!(s.find("GET", "/v2/items/42.xml").is_none());
+        for (url, base) in [
+            ("//kubernetes.local", ""),
+            ("//api.example.com/v3/", "/v3"),
+            ("/api", "/api"),
+            ("https://api.example.com", ""),
+        ] {
+            assert_eq!(super::base_path(url, None), base, "{url}");
+        }
         assert!(Spec::parse("just text").is_err());
         assert!(Spec::parse(r#"{"openapi":"3.1.0","paths":{}}"#).is_err());
     }
