@@ -104,9 +104,22 @@ pub fn template_path(path: &[u8]) -> Template {
     } else {
         path
     };
+    let mut prev: Option<&[u8]> = None;
     for seg in trimmed[1..].split(|c| *c == b'/') {
         out.push('/');
-        match classify(seg) {
+        // Versions: a bare small number right after `api` (Jira's `/rest/api/3`), a date
+        // that starts the path (Twilio's `/2010-04-01/Accounts`).
+        let class = classify(seg);
+        let version = match prev {
+            Some(p) => {
+                p.eq_ignore_ascii_case(b"api")
+                    && (1..=2).contains(&seg.len())
+                    && seg.iter().all(u8::is_ascii_digit)
+            }
+            None => class == Some(ParamType::Date),
+        };
+        prev = Some(seg);
+        match class.filter(|_| !version) {
             Some(t) => {
                 let name = if params.is_empty() {
                     "id".to_string()
@@ -267,6 +280,13 @@ mod tests {
         assert_eq!(t("/webhooks/web_PdcUviihJoMkXE"), "/webhooks/{id}");
         assert_eq!(t("/briefs/2pb7ll3lohdz7cn"), "/briefs/{id}");
         assert_eq!(t("/objects/xzw1o8qebu27e"), "/objects/{id}");
+        // A bare small number after `api` is a version; elsewhere, or longer, an id.
+        assert_eq!(t("/rest/api/3/issue/10042"), "/rest/api/3/issue/{id}");
+        assert_eq!(t("/API/2/users"), "/API/2/users");
+        assert_eq!(t("/api/v2/items/3"), "/api/v2/items/{id}");
+        assert_eq!(t("/api/12345/items"), "/api/{id}/items");
+        assert_eq!(t("/2010-04-01/Accounts/AC42"), "/2010-04-01/Accounts/AC42");
+        assert_eq!(t("/reports/2024-01-31"), "/reports/{id}");
     }
 
     #[test]
