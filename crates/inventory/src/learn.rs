@@ -68,10 +68,13 @@ fn learned_count(segs: &[Vec<String>]) -> usize {
 /// Path positions considered for learning.
 const MAX_DEPTH: usize = 16;
 
-/// Words that name the caller or an action rather than an object: they stay literal even
-/// when they return the same kind of object (`/users/me`). Other words (`search`,
+/// Words that name the caller, an action or an alias rather than an object: they stay
+/// literal even when they return the same kind of object (`/users/me`, GitHub's
+/// `/releases/latest`, DigitalOcean's `/projects/default`). Other words (`search`,
 /// `settings`) stay literal because they return something else.
-const CONSTANTS: &[&str] = &["me", "self", "current", "mine", "my", "new"];
+const CONSTANTS: &[&str] = &[
+    "me", "self", "current", "mine", "my", "new", "latest", "default",
+];
 
 fn is_param(seg: &str) -> bool {
     seg.starts_with('{') && seg.ends_with('}')
@@ -990,6 +993,29 @@ mod tests {
                 "/repos/{id}/{id2}/branches/{id3}/protection",
                 "/repos/{id}/{id2}/issues",
                 "/repos/{id}/{id2}/pulls"
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_stay_beside_the_objects_they_name() {
+        // Twenty projects read once each, and `default` and `latest`, which answer the same
+        // kind of object: aliases, documented as such (`/v2/projects/default`).
+        const PROJECT: &str = r#"{"id":"x","name":"n","owner_uuid":"u","is_default":false}"#;
+        let mut t: Vec<(String, &str)> = (0..20)
+            .map(|k| (format!("/v2/projects/project-{k}"), PROJECT))
+            .collect();
+        for alias in ["default", "latest"] {
+            for _ in 0..3 {
+                t.push((format!("/v2/projects/{alias}"), PROJECT));
+            }
+        }
+        assert_eq!(
+            paths(&t),
+            [
+                "/v2/projects/default",
+                "/v2/projects/latest",
+                "/v2/projects/{id}"
             ]
         );
     }
