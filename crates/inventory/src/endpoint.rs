@@ -128,10 +128,6 @@ const MAX_SHAPES: usize = 8;
 impl Endpoint {
     /// Fold `o` into this endpoint (counts add, maps merge under their caps).
     pub fn merge_from(&mut self, o: &Endpoint, capped: &mut u64) {
-        self.merge(o, capped);
-    }
-
-    fn merge(&mut self, o: &Endpoint, capped: &mut u64) {
         if self.hits == 0 {
             self.first_seen = o.first_seen;
             self.last_seen = o.last_seen;
@@ -147,36 +143,33 @@ impl Endpoint {
         self.auth.extend(o.auth.iter().copied());
         self.unauthenticated_success |= o.unauthenticated_success;
         merge_params(&mut self.path_params, &o.path_params);
-        add_capped(
-            &mut self.query_params,
-            o.query_params.iter(),
-            MAX_QUERY_PARAMS,
-            capped,
-        );
-        add_capped(
-            &mut self.request_content_types,
-            o.request_content_types.iter(),
-            MAX_CONTENT_TYPES,
-            capped,
-        );
-        add_capped(
-            &mut self.response_content_types,
-            o.response_content_types.iter(),
-            MAX_CONTENT_TYPES,
-            capped,
-        );
+        for (k, n) in &o.query_params {
+            add_capped(&mut self.query_params, k, *n, MAX_QUERY_PARAMS, capped);
+        }
+        for (k, n) in &o.request_content_types {
+            add_capped(
+                &mut self.request_content_types,
+                k,
+                *n,
+                MAX_CONTENT_TYPES,
+                capped,
+            );
+        }
+        for (k, n) in &o.response_content_types {
+            add_capped(
+                &mut self.response_content_types,
+                k,
+                *n,
+                MAX_CONTENT_TYPES,
+                capped,
+            );
+        }
         self.request_body_bytes += o.request_body_bytes;
         self.response_body_bytes += o.response_body_bytes;
         self.damaged += o.damaged;
         self.bodies_scanned += o.bodies_scanned;
         for (k, p) in &o.pii {
-            if let Some(mine) = self.pii.get_mut(k) {
-                mine.merge(p);
-            } else if self.pii.len() < MAX_PII_FIELDS {
-                self.pii.insert(k.clone(), p.clone());
-            } else {
-                *capped += 1;
-            }
+            self.add_pii(k, p, capped);
         }
         self.unauth_sensitive
             .extend(o.unauth_sensitive.iter().copied());
@@ -205,17 +198,26 @@ impl Endpoint {
         for (b, n) in &o.latency {
             *self.latency.entry(*b).or_default() += n;
         }
-        add_capped(
-            &mut self.auth_details,
-            o.auth_details.iter(),
-            MAX_AUTH_DETAILS,
-            capped,
-        );
+        for (k, n) in &o.auth_details {
+            add_capped(&mut self.auth_details, k, *n, MAX_AUTH_DETAILS, capped);
+        }
         self.request_schema.merge(&o.request_schema, capped);
         self.response_schema.merge(&o.response_schema, capped);
         // Keep the smallest fingerprints, so the result does not depend on merge order.
         while self.shapes.len() > MAX_SHAPES {
             self.shapes.pop_last();
+            *capped += 1;
+        }
+    }
+
+    /// Count sensitive values of one (type, location, field), unless the endpoint holds
+    /// `MAX_PII_FIELDS` others already (then `capped` counts it).
+    fn add_pii(&mut self, k: &(Kind, Location, String), p: &PiiSeen, capped: &mut u64) {
+        if let Some(mine) = self.pii.get_mut(k) {
+            mine.merge(p);
+        } else if self.pii.len() < MAX_PII_FIELDS {
+            self.pii.insert(k.clone(), p.clone());
+        } else {
             *capped += 1;
         }
     }
@@ -284,20 +286,14 @@ fn merge_params(into: &mut Vec<(String, ParamType)>, from: &[(String, ParamType)
     }
 }
 
-fn add_capped<'a>(
-    into: &mut BTreeMap<String, u64>,
-    from: impl Iterator<Item = (&'a String, &'a u64)>,
-    cap: usize,
-    capped: &mut u64,
-) {
-    for (k, v) in from {
-        if let Some(n) = into.get_mut(k) {
-            *n += v;
-        } else if into.len() < cap {
-            into.insert(k.clone(), *v);
-        } else {
-            *capped += 1;
-        }
+/// Add `n` to `k` in `map`, unless `map` is full (then `capped` counts it).
+fn add_capped(map: &mut BTreeMap<String, u64>, k: &str, n: u64, cap: usize, capped: &mut u64) {
+    if let Some(v) = map.get_mut(k) {
+        *v += n;
+    } else if map.len() < cap {
+        map.insert(k.to_string(), n);
+    } else {
+        *capped += 1;
     }
 }
 
@@ -386,9 +382,10 @@ impl Inventory {
                 *ep.status_codes.entry(r.status).or_default() += 1;
                 ep.response_body_bytes += r.body.len;
                 if let Some(ct) = content_type_in(r.headers.get("content-type"), &mut buf) {
-                    bump(
+                    add_capped(
                         &mut ep.response_content_types,
                         &ct,
+                        1,
                         MAX_CONTENT_TYPES,
                         &mut capped,
                     );
@@ -406,13 +403,20 @@ impl Inventory {
                 } else if ep.query_types.len() < MAX_QUERY_PARAMS {
                     ep.query_types.insert(name.clone(), t);
                 }
-                bump(&mut ep.query_params, &name, MAX_QUERY_PARAMS, &mut capped);
+                add_capped(
+                    &mut ep.query_params,
+                    &name,
+                    1,
+                    MAX_QUERY_PARAMS,
+                    &mut capped,
+                );
             }
         }
         if let Some(ct) = content_type_in(req.headers.get("content-type"), &mut buf) {
-            bump(
+            add_capped(
                 &mut ep.request_content_types,
                 &ct,
+                1,
                 MAX_CONTENT_TYPES,
                 &mut capped,
             );
@@ -479,7 +483,7 @@ impl Inventory {
             self.endpoints
                 .entry(k.clone())
                 .or_default()
-                .merge(e, &mut capped);
+                .merge_from(e, &mut capped);
             self.values_capped += capped;
         }
         self.endpoints_dropped += other.endpoints_dropped;
@@ -505,14 +509,7 @@ fn observe_security(
             sample: h.sample.clone(),
             detail: h.detail.clone(),
         };
-        let k = (h.kind, h.location, h.field.clone());
-        if let Some(p) = ep.pii.get_mut(&k) {
-            p.merge(&seen);
-        } else if ep.pii.len() < MAX_PII_FIELDS {
-            ep.pii.insert(k, seen);
-        } else {
-            *capped += 1;
-        }
+        ep.add_pii(&(h.kind, h.location, h.field.clone()), &seen, capped);
         let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
         if unauth_ok
             && sensitive
@@ -616,18 +613,7 @@ fn observe_security(
     details.sort_unstable();
     details.dedup();
     for d in &details {
-        bump(&mut ep.auth_details, d, MAX_AUTH_DETAILS, capped);
-    }
-}
-
-/// Count one more `k` in `map`, unless `map` is full (then `capped` counts it).
-fn bump(map: &mut BTreeMap<String, u64>, k: &str, cap: usize, capped: &mut u64) {
-    if let Some(n) = map.get_mut(k) {
-        *n += 1;
-    } else if map.len() < cap {
-        map.insert(k.to_string(), 1);
-    } else {
-        *capped += 1;
+        add_capped(&mut ep.auth_details, d, 1, MAX_AUTH_DETAILS, capped);
     }
 }
 

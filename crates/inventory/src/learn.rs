@@ -24,8 +24,8 @@
 //! - below a literal left at a value position (a value that did not make it), counts alone
 //!   decide nothing: one object's traffic is too thin to tell values from names;
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
-//!   literals each follow three or more of its values (`pods`, `secrets` under
-//!   `/namespaces/{ns}/`), none is a value: a parameter's values belong to one object each;
+//!   literals each follow three or more of its values and lead to values of their own
+//!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names), none is a value;
 //! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
@@ -952,10 +952,11 @@ mod tests {
 
     #[test]
     fn a_busy_owner_joins_through_the_names_below_its_repositories() {
-        // GitHub-like traffic: each call picks an owner and a repository among a few busy
-        // names or a long tail seen once. Under a busy owner each repository is seen too
-        // rarely to be learned there; the owner joins because what follows its
-        // repositories (`issues`, `branches/.../protection`) is what follows the others'.
+        // GitHub-like traffic: each call picks an owner, a repository and a branch among a
+        // few busy names or a long tail seen once; busy and rare values alike join one
+        // parameter per position. (The rule that lets a busy owner join through the names
+        // below its repositories is measured end to end, on `fixtures/specs/github-repos.json`
+        // in tests/e2e.rs: this small traffic passes without it too.)
         const PULLS: &str = r#"[{"number":1,"head":"x","merged":false}]"#;
         const BRANCH: &str = r#"{"name":"main","protected":true,"commit":{"sha":"x"}}"#;
         let busy = [

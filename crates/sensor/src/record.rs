@@ -18,30 +18,6 @@ pub struct Renderer {
     date: String,
 }
 
-impl Renderer {
-    /// Append an RFC 3339 timestamp with microseconds (`2024-01-02T03:04:05.123456Z`),
-    /// the same text as `apitap_inventory::format_ts`.
-    fn timestamp(&mut self, out: &mut String, ns: u64) {
-        let sec = ns / 1_000_000_000;
-        if self.second != Some(sec) {
-            let t = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(sec));
-            self.date = t.to_string();
-            self.date.pop(); // the 'Z'
-            self.second = Some(sec);
-        }
-        out.push_str(&self.date);
-        let micros = (ns % 1_000_000_000) / 1000;
-        out.push('.');
-        let mut buf = itoa::Buffer::new();
-        let digits = buf.format(micros);
-        for _ in digits.len()..6 {
-            out.push('0');
-        }
-        out.push_str(digits);
-        out.push('Z');
-    }
-}
-
 fn push_int(out: &mut String, n: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(n));
 }
@@ -298,6 +274,28 @@ impl Renderer {
         } else {
             ",\"gap\":false}\n"
         });
+    }
+
+    /// Append an RFC 3339 timestamp with microseconds (`2024-01-02T03:04:05.123456Z`),
+    /// the same text as `apitap_inventory::format_ts`.
+    fn timestamp(&mut self, out: &mut String, ns: u64) {
+        let sec = ns / 1_000_000_000;
+        if self.second != Some(sec) {
+            let t = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(sec));
+            self.date = t.to_string();
+            self.date.pop(); // the 'Z'
+            self.second = Some(sec);
+        }
+        out.push_str(&self.date);
+        let micros = (ns % 1_000_000_000) / 1000;
+        out.push('.');
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(micros);
+        for _ in digits.len()..6 {
+            out.push('0');
+        }
+        out.push_str(digits);
+        out.push('Z');
     }
 }
 
