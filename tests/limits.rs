@@ -133,6 +133,7 @@ fn an_endless_body_is_analysed_up_to_the_cap_and_skipped_after() {
     }
     drop(w);
     let (doc, peak_kb) = replay_peak(&pcap, &[]);
+    eprintln!("endless body: peak RSS {peak_kb} KiB");
     let ep = &doc["endpoints"][0];
     assert_eq!(ep["path"], "/export", "{ep}");
     // The body was parsed to the end of the capture, kept up to the cap, scanned there.

@@ -316,10 +316,13 @@ pub struct FileSet {
     released: Vec<usize>,
 }
 
-/// Bytes kept resident behind the reader (in flight to workers) before pages are released.
-const KEEP_BEHIND: usize = 64 << 20;
-/// Release in steps of this size.
-const RELEASE_STEP: usize = 32 << 20;
+/// Bytes kept resident behind the reader before pages are released. The batches in flight
+/// to one worker (channel depth 16 plus the one filling and the one running, 1024 packets
+/// each) span about 27 MB of full-size frames, so this covers them; a packet read after its
+/// page was released faults it back in from the page cache, correct but resident again.
+const KEEP_BEHIND: usize = 32 << 20;
+/// Release in steps of this size: at most `KEEP_BEHIND + RELEASE_STEP` of a file is resident.
+const RELEASE_STEP: usize = 8 << 20;
 
 impl FileSet {
     pub fn open(paths: &[String]) -> Result<FileSet, CaptureError> {
