@@ -21,8 +21,11 @@
 //! - **consistency veto**: literals that, with the same method and rest of path, answer
 //!   different kinds of object (`GET /v1/customers/{id}` and `GET /v1/coupons/{id}`) are
 //!   names, whatever else they share;
-//! - below a literal left at a value position (a value that did not make it), counts alone
-//!   decide nothing: one object's traffic is too thin to tell values from names;
+//! - below a literal left at a value position that leads where the values there lead (a
+//!   value that did not make it: `/repos/{owner}/hello/issues`), counts alone decide
+//!   nothing: one object's traffic is too thin to tell values from names; a literal leading
+//!   elsewhere is a name beside the values (`/user/codespaces/secrets/{name}` beside
+//!   `/user/codespaces/{name}/start`), learned below like any other;
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
 //!   literals each follow three or more of its values and lead to values of their own
 //!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names), none is a value;
@@ -126,8 +129,9 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         .collect();
     let constant = |v: &str| CONSTANTS.contains(&v.to_ascii_lowercase().as_str()) || is_version(v);
     let mut learned_any = false;
-    // (host, prefix, position) where values come and go (see `Node::value_position`).
-    let mut value_nodes: BTreeSet<(String, String, usize)> = BTreeSet::new();
+    // (host, prefix, position) where values come and go (see `Node::value_position`), with
+    // what follows its parameter there (the observed next segments).
+    let mut value_nodes: BTreeMap<(String, String, usize), BTreeSet<&str>> = BTreeMap::new();
     // Positions left to right: a parameter learned at one position aligns the next.
     // Deeper positions are not learned (bounds the work at endpoints x MAX_DEPTH).
     let depth = segs.iter().map(Vec::len).max().unwrap_or(0).min(MAX_DEPTH);
@@ -138,13 +142,26 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
         for pos in 0..depth {
             let node_of =
                 |i: usize| -> (&str, String) { (keys[i].0.as_str(), norm_prefix(&segs[i], pos)) };
-            // A literal left at a place where values come and go is a value that did not
-            // make it (yet); below it the traffic of one object is too thin to tell values
-            // from names.
-            let thin = |i: usize| {
+            // A literal left at a place where values come and go, leading where the values
+            // there lead, is a value that did not make it (yet): below it the traffic of one
+            // object is too thin to tell values from names (`/repos/{owner}/hello/issues`,
+            // `/pulls`, ... beside `/repos/{owner}/{repo}/issues`). A literal leading
+            // elsewhere is a name beside the values (`/user/codespaces/secrets/{name}`
+            // beside `/user/codespaces/{name}/start`), and what is below it is learned.
+            let thin = |members: &[usize]| {
+                let Some(&i) = members.first() else {
+                    return false;
+                };
                 (0..pos).any(|q| {
-                    !is_param(&segs[i][q])
-                        && value_nodes.contains(&(keys[i].0.clone(), norm_prefix(&segs[i], q), q))
+                    if is_param(&segs[i][q]) {
+                        return false;
+                    }
+                    let node = (keys[i].0.clone(), norm_prefix(&segs[i], q), q);
+                    value_nodes.get(&node).is_some_and(|after| {
+                        members
+                            .iter()
+                            .any(|&m| orig[m].get(q + 1).is_some_and(|c| after.contains(c)))
+                    })
                 })
             };
 
@@ -195,7 +212,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                 // Values that only ever came once or twice, many of them: a parameter
                 // position, shape or not. Otherwise the parameters already there (from the
                 // classifier or an earlier round) are the reference.
-                let thin_node = members.first().is_some_and(|&i| thin(i));
+                let thin_node = thin(members);
                 let base: BTreeSet<&str> = match view.value_position() {
                     Some(cap) if !thin_node => {
                         let light: BTreeSet<&str> = view
@@ -333,7 +350,20 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                 segs[i][pos] = "{}".into();
                 learned_any = true;
             }
-            value_nodes.extend(new_value_nodes);
+            for k in new_value_nodes {
+                value_nodes.entry(k).or_default();
+            }
+            for ((host, prefix), members) in &nodes {
+                let key = (host.to_string(), prefix.clone(), pos);
+                if let Some(after) = value_nodes.get_mut(&key) {
+                    after.extend(
+                        members
+                            .iter()
+                            .filter(|&&i| is_param(&segs[i][pos]))
+                            .filter_map(|&i| orig[i].get(pos + 1).copied()),
+                    );
+                }
+            }
         }
         if learned_count(&segs) == before {
             break;
@@ -994,6 +1024,41 @@ mod tests {
                 "/repos/{id}/{id2}/branches/{id3}/protection",
                 "/repos/{id}/{id2}/issues",
                 "/repos/{id}/{id2}/pulls"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_beside_values_has_values_of_its_own() {
+        // GitHub's codespaces: `/user/codespaces/{name}` beside the collection
+        // `/user/codespaces/secrets`, whose own secrets are values, set and deleted with
+        // empty answers (no shape to compare). The values of both positions are each
+        // called once; `secrets` is busy but leads elsewhere than the codespaces do, so
+        // below it is learned, not left as one object's thin traffic.
+        const CODESPACE: &str = r#"{"name":"x","state":"Available","machine":{"cpus":2}}"#;
+        const SECRET: &str = "";
+        const REPOS: &str = "";
+        let words = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+            "juliet", "kilo", "lima",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for w in words {
+            t.push((format!("/user/codespaces/{w}-space"), CODESPACE));
+            t.push((format!("/user/codespaces/{w}-box/start"), CODESPACE));
+            t.push((format!("/user/codespaces/secrets/{w}"), SECRET));
+            t.push((
+                format!("/user/codespaces/secrets/{w}-token/repositories"),
+                REPOS,
+            ));
+        }
+        assert_eq!(
+            paths(&t),
+            [
+                "/user/codespaces/secrets/{id}",
+                "/user/codespaces/secrets/{id}/repositories",
+                "/user/codespaces/{id}",
+                "/user/codespaces/{id}/start"
             ]
         );
     }
