@@ -12,7 +12,9 @@
 //!   `/gists/public` beside `/gists/{id}` stays;
 //! - **same kind of object**: per method and length, at least [`MIN_VALUES`] distinct
 //!   literals whose 2xx JSON responses describe the same object (or that answer like the
-//!   classifier's parameters there) become a parameter; right after a parameter, literals
+//!   classifier's parameters there) become a parameter, each through at least half of what
+//!   it answers in the group (NetBox's `/api/dcim/manufacturers` answering like
+//!   `/api/ipam/roles` does not make `dcim` a value); right after a parameter, literals
 //!   each called many times must be 12 unless they share sub-paths (`/invoices/{id}/pay`,
 //!   `/void`, `/send` are actions, not values);
 //! - **a few among many**: busy literals that are under half of the busy siblings called
@@ -621,6 +623,26 @@ fn by_shape(
             hit.extend(m);
         }
     }
+    // A value is one object: most of what it answers in the group is alike what the other
+    // values answer. A name whose few sub-resources happen to answer alike under other
+    // names (NetBox's `/api/dcim/manufacturers` beside `/api/ipam/roles`: 4 of dcim's 46
+    // lists) is not a value.
+    let mut per_value: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for &i in &candidates {
+        per_value.entry(segs[i][pos].as_str()).or_default().0 += 1;
+    }
+    for &i in &hit {
+        per_value.entry(segs[i][pos].as_str()).or_default().1 += 1;
+    }
+    hit.retain(|&i| {
+        per_value
+            .get(segs[i][pos].as_str())
+            .is_some_and(|&(all, alike)| alike * 2 >= all)
+    });
+    let distinct: BTreeSet<&str> = hit.iter().map(|&i| segs[i][pos].as_str()).collect();
+    if distinct.len() < MIN_VALUES {
+        hit.clear();
+    }
     hit
 }
 
@@ -1061,6 +1083,47 @@ mod tests {
                 "/user/codespaces/{id}/start"
             ]
         );
+    }
+
+    #[test]
+    fn names_whose_few_sub_resources_answer_alike_stay_names() {
+        // NetBox-like: seven applications under `/api/`, each with one organisational
+        // model answering the same kind of list (name, slug, description) and three models
+        // of its own. Seven "values" answer alike at the application position, but only
+        // through a quarter of what each answers: they are names.
+        let apps = [
+            ("circuits", "circuit-types"),
+            ("dcim", "manufacturers"),
+            ("extras", "tags"),
+            ("ipam", "roles"),
+            ("tenancy", "contact-roles"),
+            ("users", "groups"),
+            ("wireless", "wireless-lan-groups"),
+        ];
+        const ROLE: &str = r#"{"count":1,"next":null,"results":[{"id":1,"name":"n","slug":"s","description":"d"}]}"#;
+        let own: Vec<(String, String)> = apps
+            .iter()
+            .flat_map(|(app, _)| {
+                (0..3).map(move |k| {
+                    let body = format!(
+                        r#"{{"count":1,"next":null,"results":[{{"{app}_{k}_a":1,"{app}_{k}_b":2,"{app}_{k}_c":3}}]}}"#
+                    );
+                    (format!("/api/{app}/{app}-model-{k}"), body)
+                })
+            })
+            .collect();
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for _ in 0..3 {
+            for (app, role) in apps {
+                t.push((format!("/api/{app}/{role}"), ROLE));
+            }
+            for (p, b) in &own {
+                t.push((p.clone(), b.as_str()));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 28, "{learned:?}");
+        assert!(learned.iter().all(|p| !p.contains('{')), "{learned:?}");
     }
 
     #[test]
