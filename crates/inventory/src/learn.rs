@@ -14,7 +14,9 @@
 //!   literals whose 2xx JSON responses describe the same object (or that answer like the
 //!   classifier's parameters there) become a parameter, each through at least half of what
 //!   it answers in the group (NetBox's `/api/dcim/manufacturers` answering like
-//!   `/api/ipam/roles` does not make `dcim` a value); right after a parameter, literals
+//!   `/api/ipam/roles` does not make `dcim` a value); when nearly all literals at the node
+//!   are values so found, their calls that answer nothing to compare (`DELETE` answering
+//!   204) join them, whatever the method; right after a parameter, literals
 //!   each called many times must be 12 unless they share sub-paths (`/invoices/{id}/pay`,
 //!   `/void`, `/send` are actions, not values);
 //! - **a few among many**: busy literals that are under half of the busy siblings called
@@ -294,6 +296,9 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                         .or_default()
                         .push(i);
                 }
+                // Values found by shape in some group, for the groups where nothing answers
+                // with a shape.
+                let mut by_shape_vals: BTreeSet<&str> = BTreeSet::new();
                 for group in groups.values() {
                     let found = by_shape(group, pos, &segs, &shapes, &eligible);
                     let vals: BTreeSet<&str> =
@@ -345,7 +350,23 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                     {
                         continue;
                     }
+                    by_shape_vals.extend(vals);
                     hit.extend(found);
+                }
+                // A value is a value whatever the method: when nearly all the literals here
+                // answer alike (the package types under `/orgs/{org}/packages/`), where their
+                // other calls answer nothing to compare (`DELETE`, `POST .../restore`
+                // answering 204), those join too. Where they answer something, their own
+                // group decides; where only some literals answer alike (a few of many
+                // resources), nothing spreads.
+                let most = by_shape_vals.len() * 10 >= by_value.len() * 8;
+                for group in groups.values() {
+                    if !most || group.iter().any(|&i| shapes[i].is_some()) {
+                        continue;
+                    }
+                    hit.extend(group.iter().copied().filter(|&i| {
+                        eligible(i) && val[i].is_some_and(|v| by_shape_vals.contains(v))
+                    }));
                 }
             }
             for i in hit {
@@ -857,6 +878,10 @@ mod tests {
     use apitap_http::{Body, Exchange, Headers, Request, Response};
 
     fn exchange(path: &str, body: &str) -> Exchange {
+        exchange_m("GET", path, body)
+    }
+
+    fn exchange_m(method: &str, path: &str, body: &str) -> Exchange {
         let h = |v: &[(&str, &str)]| Headers::from_pairs(v.iter().map(|(k, v)| (*k, v.as_bytes())));
         Exchange {
             client: "10.0.0.1:40000".parse().expect("addr"),
@@ -864,7 +889,7 @@ mod tests {
             tunnel: 0,
             request: Some(Request {
                 ts: 1,
-                method: "GET".into(),
+                method: method.into(),
                 uri: path.as_bytes().to_vec(),
                 version: 11,
                 headers: h(&[("Host", "api.example.com")]),
@@ -889,16 +914,25 @@ mod tests {
     }
 
     fn paths(traffic: &[(String, &str)]) -> Vec<String> {
+        let t: Vec<(&str, String, &str)> = traffic
+            .iter()
+            .map(|(p, b)| ("GET", p.clone(), *b))
+            .collect();
+        endpoints(&t).into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// The learned (method, path) of each endpoint of `traffic` (method, path, response).
+    fn endpoints(traffic: &[(&str, String, &str)]) -> Vec<(String, String)> {
         let scanner = apitap_pii::Scanner::new();
         let mut inv = Inventory::new(10_000);
-        for (p, b) in traffic {
-            let x = exchange(p, b);
+        for (m, p, b) in traffic {
+            let x = exchange_m(m, p, b);
             inv.observe(&x, &scanner.scan(&x));
         }
         learn(&inv, &BTreeSet::new())
             .endpoints
             .keys()
-            .map(|k| k.2.clone())
+            .map(|k| (k.1.clone(), k.2.clone()))
             .collect()
     }
 
@@ -1124,6 +1158,55 @@ mod tests {
         let learned = paths(&t);
         assert_eq!(learned.len(), 28, "{learned:?}");
         assert!(learned.iter().all(|p| !p.contains('{')), "{learned:?}");
+    }
+
+    #[test]
+    fn a_value_found_by_shape_is_a_value_for_every_method() {
+        // GitHub's packages: `GET /orgs/acme/packages/{type}/{name}` answers a package for
+        // every type, so the types are values there; `DELETE` answers nothing to compare,
+        // and follows.
+        const PACKAGE: &str = r#"{"id":1,"name":"n","package_type":"npm","visibility":"private"}"#;
+        let types = ["npm", "maven", "rubygems", "docker", "nuget", "container"];
+        let mut t: Vec<(&str, String, &str)> = Vec::new();
+        for k in 0..36 {
+            let ty = types[k % types.len()];
+            t.push(("GET", format!("/orgs/acme/packages/{ty}/pkg-{k}"), PACKAGE));
+            t.push(("DELETE", format!("/orgs/acme/packages/{ty}/old-{k}"), ""));
+        }
+        let ends = endpoints(&t);
+        let want = |m: &str, p: &str| (m.to_string(), p.to_string());
+        assert_eq!(
+            ends,
+            [
+                want("DELETE", "/orgs/acme/packages/{id}/{id2}"),
+                want("GET", "/orgs/acme/packages/{id}/{id2}")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_few_resources_answering_alike_spread_to_no_other_method() {
+        // Twelve resources under `/v1/`, seven of which answer the same kind of object
+        // (Visma's, NetBox's): whatever `GET` makes of them, their `DELETE`s, answering
+        // nothing, stay apart.
+        const ALIKE: &str = r#"{"id":1,"name":"n","description":"d","created":"t"}"#;
+        let own: Vec<String> = (0..5)
+            .map(|k| format!(r#"{{"f{k}a":1,"f{k}b":2,"f{k}c":3,"f{k}d":4}}"#))
+            .collect();
+        let mut t: Vec<(&str, String, &str)> = Vec::new();
+        for n in 0..4 {
+            for k in 0..12 {
+                let body = if k < 7 { ALIKE } else { own[k - 7].as_str() };
+                t.push(("GET", format!("/v1/resource{k}/{}", 100 + n), body));
+                t.push(("DELETE", format!("/v1/resource{k}/{}", 200 + n), ""));
+            }
+        }
+        let deletes: Vec<String> = endpoints(&t)
+            .into_iter()
+            .filter(|(m, _)| m == "DELETE")
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(deletes.len(), 12, "{deletes:?}");
     }
 
     #[test]
