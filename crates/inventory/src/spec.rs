@@ -244,6 +244,7 @@ impl Spec {
             .and_then(Value::as_object)
             .ok_or("no `paths` object")?;
         let mut ops = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (p, item) in paths {
             let Some(item) = resolve(&v, item).as_object() else {
                 continue;
@@ -256,8 +257,14 @@ impl Spec {
                     .and_then(Value::as_object)
                     .map(|r| r.keys().map(|k| k.to_ascii_uppercase()).collect())
                     .unwrap_or_default();
+                // Some descriptions key one path several times with a fragment (Box's
+                // `/shared_items#folders`, `#web_links`): on the wire it is one path.
+                let p = p.split('#').next().unwrap_or_default();
                 for b in &bases {
                     let path = format!("{b}{p}");
+                    if !seen.insert((m, path.clone())) {
+                        continue;
+                    }
                     let segs = path
                         .split('/')
                         .filter(|s| !s.is_empty())
@@ -616,6 +623,20 @@ mod tests {
         }
         assert!(Spec::parse("just text").is_err());
         assert!(Spec::parse(r#"{"openapi":"3.1.0","paths":{}}"#).is_err());
+    }
+
+    #[test]
+    fn a_path_keyed_with_fragments_is_one_path() {
+        // Box documents two operations on `/shared_items` as `#folders` and `#web_links`.
+        let j = r#"{"openapi":"3.0.0","paths":{"/shared_items":{"get":{}},
+            "/shared_items#folders":{"get":{}},"/shared_items#web_links":{"get":{}}}}"#;
+        let s = Spec::parse(j).expect("spec");
+        assert_eq!(s.ops.len(), 1);
+        assert_eq!(s.ops[0].path, "/shared_items");
+        assert_eq!(
+            s.find("GET", "/shared_items").map(|o| o.path.as_str()),
+            Some("/shared_items")
+        );
     }
 
     #[test]
