@@ -350,7 +350,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                     {
                         continue;
                     }
-                    by_shape_vals.extend(vals);
+                    by_shape_vals.extend(vals.iter().copied());
                     hit.extend(found);
                 }
                 // A value is a value whatever the method: when nearly all the literals here

@@ -248,7 +248,14 @@ fn is_token(s: &[u8]) -> bool {
         .windows(2)
         .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
         .count();
-    let random_alnum = alnum.len() >= 10 && digits >= 1 && upper + lower >= 2 && changes >= 3;
+    // Capitalised names with a number in them (`OrganizationalLevel1s`,
+    // `ContactGroups2024Archive`) change class once every four characters or so; random
+    // mixed-case text about every other one. (Lower-case ids with digits, `v5taau8637`,
+    // change rarely too, and stay ids.)
+    let wordy = upper > 0 && changes * 3 < alnum.len();
+    let mixed = mixed && !wordy;
+    let random_alnum =
+        alnum.len() >= 10 && digits >= 1 && upper + lower >= 2 && changes >= 3 && !wordy;
     let random_cased =
         alnum.len() >= 12 && upper >= 3 && lower >= 3 && capital_runs >= 1 && changes >= 5;
     numeric_tail || mixed || random_alnum || random_cased
@@ -280,6 +287,7 @@ mod tests {
         assert_eq!(t("/webhooks/web_PdcUviihJoMkXE"), "/webhooks/{id}");
         assert_eq!(t("/briefs/2pb7ll3lohdz7cn"), "/briefs/{id}");
         assert_eq!(t("/objects/xzw1o8qebu27e"), "/objects/{id}");
+        assert_eq!(t("/subscriptions/v5taau8637"), "/subscriptions/{id}");
         // A bare small number after `api` is a version; elsewhere, or longer, an id.
         assert_eq!(t("/rest/api/3/issue/10042"), "/rest/api/3/issue/{id}");
         assert_eq!(t("/API/2/users"), "/API/2/users");
@@ -304,6 +312,8 @@ mod tests {
             "/shield_information_barrier_segment_members",
             "/v2beta1",
             "/sha256sums",
+            "/OrganizationalLevel1s",
+            "/ContactGroups2024Archive",
         ] {
             assert_eq!(t(word), word);
         }
