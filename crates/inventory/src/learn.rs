@@ -32,7 +32,8 @@
 //!   `/user/codespaces/{name}/start`), learned below like any other;
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
 //!   literals each follow three or more of its values and lead to values of their own
-//!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names), none is a value;
+//!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names; Autotask's `Notes`
+//!   under `/Companies/{id}/`, then ids), none is a value;
 //! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
@@ -210,7 +211,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                         by_value.entry(v).or_default().push(i);
                     }
                 }
-                if pos > 0 && names_after_param(&by_value, pos, &segs, &orig) {
+                if pos > 0 && names_after_param(&by_value, pos, &segs, &orig, &hits) {
                     continue;
                 }
                 // Values that only ever came once or twice, many of them: a parameter
@@ -481,33 +482,45 @@ pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
 /// parameter's objects hold (`pods`, `secrets` under `/namespaces/{ns}/`): nearly all of
 /// them (80%, at least three) each follow three or more of the parameter's values and lead
 /// to values of their own (object names: at least three, one for every other path through
-/// the literal), where values lead to a few names again and again (`issues`, `pulls` after
-/// repositories: `/repos/{owner}/{repo}/issues`).
+/// the literal, or ids the classifier recognised), where values lead to a few names again
+/// and again (`issues`, `pulls` after repositories: `/repos/{owner}/{repo}/issues`). A
+/// parent the classifier recognised (`/Companies/{id}/Notes`: one endpoint for all its
+/// ids) counts once per call.
 fn names_after_param(
     by_value: &BTreeMap<&str, Vec<usize>>,
     pos: usize,
     segs: &[Vec<String>],
     orig: &[Vec<&str>],
+    hits: &[u64],
 ) -> bool {
     let (mut literals, mut collections) = (0, 0);
     for ms in by_value.values() {
         let mut parents = BTreeSet::new();
+        let mut id_parents = 0;
         let mut children = BTreeSet::new();
+        let mut id_child = false;
         let mut paths_on = 0;
         for &i in ms.iter().filter(|&&i| is_param(&segs[i][pos - 1])) {
-            if let Some(p) = orig[i].get(pos - 1) {
-                parents.insert(*p);
+            match orig[i].get(pos - 1) {
+                Some(p) if is_param(p) => id_parents += hits[i],
+                Some(p) => {
+                    parents.insert(*p);
+                }
+                None => {}
             }
             if let Some(c) = orig[i].get(pos + 1) {
+                id_child |= is_param(c);
                 children.insert(*c);
                 paths_on += 1;
             }
         }
-        if parents.is_empty() {
+        if parents.is_empty() && id_parents == 0 {
             continue;
         }
         literals += 1;
-        if parents.len() >= 3 && children.len() >= 3 && children.len() * 2 >= paths_on {
+        let many_parents = parents.len() as u64 + id_parents >= 3;
+        let own_values = id_child || (children.len() >= 3 && children.len() * 2 >= paths_on);
+        if many_parents && own_values {
             collections += 1;
         }
     }
@@ -1207,6 +1220,52 @@ mod tests {
             .map(|(_, p)| p)
             .collect();
         assert_eq!(deletes.len(), 12, "{deletes:?}");
+    }
+
+    #[test]
+    fn collections_under_ids_stay_names_when_their_metadata_answers_alike() {
+        // Autotask: under `/Companies/{id}/` (numeric ids: one endpoint per child for all of
+        // them), each child collection has its metadata (`entityInformation`, answering the
+        // same kind of object for all) and its own objects by id, which share most of their
+        // fields.
+        const INFO: &str =
+            r#"{"name":"X","canCreate":true,"canQuery":true,"hasUserDefinedFields":false}"#;
+        let children = [
+            "Alerts",
+            "Attachments",
+            "Contacts",
+            "Locations",
+            "Notes",
+            "Teams",
+            "ToDos",
+            "Sites",
+        ];
+        let own: Vec<String> = children
+            .iter()
+            .map(|c| format!(r#"{{"item":{{"id":1,"companyID":2,"createDate":"t","{c}":3}}}}"#))
+            .collect();
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for n in 0..4 {
+            for (c, body) in children.iter().zip(&own) {
+                let parent = 1000 + n * 17;
+                t.push((
+                    format!("/V1.0/Companies/{parent}/{c}/entityInformation"),
+                    INFO,
+                ));
+                t.push((
+                    format!("/V1.0/Companies/{parent}/{c}/{}", 50 + n),
+                    body.as_str(),
+                ));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 16, "{learned:?}");
+        assert!(
+            learned.iter().all(|p| children
+                .iter()
+                .any(|c| p.starts_with(&format!("/V1.0/Companies/{{id}}/{c}/")))),
+            "{learned:?}"
+        );
     }
 
     #[test]
