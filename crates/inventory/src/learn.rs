@@ -12,7 +12,8 @@
 //!   `/gists/public` beside `/gists/{id}` stays;
 //! - **same kind of object**: per method and length, at least [`MIN_VALUES`] distinct
 //!   literals whose 2xx JSON responses describe the same object (or that answer like the
-//!   classifier's parameters there) become a parameter, each through at least half of what
+//!   classifier's parameters there, where the path goes on alike) become a parameter, each
+//!   through at least half of what
 //!   it answers in the group (NetBox's `/api/dcim/manufacturers` answering like
 //!   `/api/ipam/roles` does not make `dcim` a value); when nearly all literals at the node
 //!   are values so found, their calls that answer nothing to compare (`DELETE` answering
@@ -624,15 +625,38 @@ fn by_shape(
         .collect();
     if !params.is_empty() {
         // `cus_GOamkFFwKflSu2` beside `cus_9a8F7d6E5c4B`; `/users/me` with its own shape and
-        // `/search` stay.
-        let mut union: BTreeSet<&str> = BTreeSet::new();
+        // `/search` stay. Compared where the path goes on alike: the union of everything
+        // below a parameter (Loket's `/employers/{id}/departments`, `/logo`, ...) contains
+        // most of any small object, `/employers/benefitinkindtypes/{id}` included.
+        let mut union: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
         for &i in &params {
             if let Some(p) = &shapes[i] {
-                union.extend(p.iter().copied());
+                union
+                    .entry(rest_of(&segs[i], pos))
+                    .or_default()
+                    .extend(p.iter().copied());
             }
         }
+        // A rest fits a parameter's where it has the same names, values where it has
+        // parameters (`deno-436/pipelines_config` under a busy workspace fits
+        // `{}/pipelines_config`).
+        let fits = |mine: &str, theirs: &str| {
+            mine.split('/').count() == theirs.split('/').count()
+                && mine
+                    .split('/')
+                    .zip(theirs.split('/'))
+                    .all(|(a, b)| a == b || b == "{}")
+        };
         for &i in &candidates {
-            if shapes[i].as_ref().is_some_and(|p| similar(p, &union)) {
+            let Some(p) = &shapes[i] else { continue };
+            let mine = rest_of(&segs[i], pos);
+            let mut u: BTreeSet<&str> = BTreeSet::new();
+            for (rest, shape) in &union {
+                if fits(&mine, rest) {
+                    u.extend(shape.iter().copied());
+                }
+            }
+            if similar(p, &u) {
                 hit.push(i);
             }
         }
@@ -1264,6 +1288,42 @@ mod tests {
             learned.iter().all(|p| children
                 .iter()
                 .any(|c| p.starts_with(&format!("/V1.0/Companies/{{id}}/{c}/")))),
+            "{learned:?}"
+        );
+    }
+
+    #[test]
+    fn names_beside_an_id_answer_unlike_what_sits_below_it() {
+        // Loket: `/employers/{uuid}/departments`, `/contacts`, `/notes` beside the resources
+        // `/employers/costcenters/{uuid}`, `/employers/functions/{uuid}`: small objects whose
+        // fields all occur somewhere below the employer, but not where their path goes on.
+        let uuid = |k: usize| format!("3f2b8c1e-9d4a-4b7e-8f00-{k:012}");
+        let mut t: Vec<(String, &str)> = Vec::new();
+        const DEPARTMENTS: &str = r#"{"id":"x","name":"n","description":"d","code":1}"#;
+        const CONTACTS: &str = r#"{"id":"x","name":"n","phone":"p","email":"e"}"#;
+        const NOTES: &str = r#"{"id":"x","description":"d","created":"t","author":"a"}"#;
+        const SMALL: &str = r#"{"id":"x","name":"n","description":"d"}"#;
+        for k in 0..6 {
+            t.push((format!("/employers/{}/departments", uuid(k)), DEPARTMENTS));
+            t.push((format!("/employers/{}/contacts", uuid(k + 10)), CONTACTS));
+            t.push((format!("/employers/{}/notes", uuid(k + 20)), NOTES));
+        }
+        for name in [
+            "costcenters",
+            "functions",
+            "grades",
+            "units",
+            "holidays",
+            "scales",
+        ] {
+            for k in 0..3 {
+                t.push((format!("/employers/{name}/{}", uuid(100 + k)), SMALL));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 9, "{learned:?}");
+        assert!(
+            learned.contains(&"/employers/costcenters/{id}".to_string()),
             "{learned:?}"
         );
     }
