@@ -650,8 +650,14 @@ fn by_shape(
         for &i in &candidates {
             let Some(p) = &shapes[i] else { continue };
             let mine = rest_of(&segs[i], pos);
-            let mut u: BTreeSet<&str> = BTreeSet::new();
-            for (rest, shape) in &union {
+            let mut u: BTreeSet<&str> = union.get(&mine).cloned().unwrap_or_default();
+            // The rests with parameters a literal rest may fit: the first MAX_CLUSTERS, which
+            // bounds the work per candidate.
+            for (rest, shape) in union
+                .iter()
+                .filter(|(r, _)| r.contains("{}"))
+                .take(MAX_CLUSTERS)
+            {
                 if fits(&mine, rest) {
                     u.extend(shape.iter().copied());
                 }
