@@ -107,16 +107,14 @@ pub fn template_path(path: &[u8]) -> Template {
     let mut prev: Option<&[u8]> = None;
     for seg in trimmed[1..].split(|c| *c == b'/') {
         out.push('/');
-        // Versions: a bare small number right after `api` (Jira's `/rest/api/3`), a date
-        // that starts the path (Twilio's `/2010-04-01/Accounts`).
+        // Versions: a bare small number right after `api` (Jira's `/rest/api/3`) or at the
+        // start of the path (Trello's `/1/boards`, Twitter's `/2/tweets`), a date that starts
+        // the path (Twilio's `/2010-04-01/Accounts`).
         let class = classify(seg);
+        let small_number = (1..=2).contains(&seg.len()) && seg.iter().all(u8::is_ascii_digit);
         let version = match prev {
-            Some(p) => {
-                p.eq_ignore_ascii_case(b"api")
-                    && (1..=2).contains(&seg.len())
-                    && seg.iter().all(u8::is_ascii_digit)
-            }
-            None => class == Some(ParamType::Date),
+            Some(p) => p.eq_ignore_ascii_case(b"api") && small_number,
+            None => small_number || class == Some(ParamType::Date),
         };
         prev = Some(seg);
         match class.filter(|_| !version) {
@@ -293,6 +291,9 @@ mod tests {
         assert_eq!(t("/API/2/users"), "/API/2/users");
         assert_eq!(t("/api/v2/items/3"), "/api/v2/items/{id}");
         assert_eq!(t("/api/12345/items"), "/api/{id}/items");
+        assert_eq!(t("/1/boards/42"), "/1/boards/{id}");
+        assert_eq!(t("/2/tweets/1460323737035677698"), "/2/tweets/{id}");
+        assert_eq!(t("/12345/items"), "/{id}/items");
         assert_eq!(t("/2010-04-01/Accounts/AC42"), "/2010-04-01/Accounts/AC42");
         assert_eq!(t("/reports/2024-01-31"), "/reports/{id}");
     }
