@@ -545,10 +545,28 @@ fn shared_child<'a>(
             by_child.entry(child.as_str()).or_default().insert(v);
         }
     }
+    // Distinct children of each value: a value with many is a collection of values below
+    // (Trello's `/1/boards/{id}` with slug ids), and a child shared with others is a value
+    // that recurs (`/1/boards/acme-corp`, `/1/cards/acme-corp`), not a name.
+    let mut fan_out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for &i in members {
+        if let (Some(v), Some(child)) = (val[i], segs[i].get(pos + 1)) {
+            fan_out.entry(v).or_default().insert(child.as_str());
+        }
+    }
     by_child
         .into_values()
         .max_by_key(BTreeSet::len)
         .filter(|vs| vs.len() >= MIN_LIGHT_VALUES)
+        .filter(|vs| {
+            let mut outs: Vec<usize> = vs
+                .iter()
+                .map(|v| fan_out.get(v).map_or(0, BTreeSet::len))
+                .collect();
+            outs.sort_unstable();
+            outs.get(outs.len() / 2)
+                .is_some_and(|&m| m < MIN_LIGHT_VALUES)
+        })
         .unwrap_or_default()
 }
 
@@ -1330,6 +1348,63 @@ mod tests {
         assert_eq!(learned.len(), 9, "{learned:?}");
         assert!(
             learned.contains(&"/employers/costcenters/{id}".to_string()),
+            "{learned:?}"
+        );
+    }
+
+    #[test]
+    fn ids_that_recur_under_many_resources_are_not_names() {
+        // Trello-like: ten resources, each read by twenty ids drawn from one pool of slugs,
+        // so every slug recurs under many resources; nothing is answered to compare. The
+        // recurring slug is a value below each resource, not a name shared by values.
+        let resources = [
+            "actions",
+            "boards",
+            "cards",
+            "checklists",
+            "labels",
+            "lists",
+            "members",
+            "notifications",
+            "organizations",
+            "webhooks",
+        ];
+        let pool = [
+            "acme-corp",
+            "globex",
+            "initech",
+            "hooli",
+            "umbrella",
+            "stark",
+            "wayne",
+            "tyrell",
+            "cyberdyne",
+            "soylent",
+            "aperture",
+            "oscorp",
+            "wonka",
+            "gringotts",
+            "monarch",
+            "nakatomi",
+            "vandelay",
+            "dunder",
+            "prestige",
+            "sterling",
+            "pied-piper",
+            "massive",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (r, res) in resources.iter().enumerate() {
+            for k in 0..20 {
+                t.push((format!("/1/{res}/{}", pool[(r * 7 + k) % pool.len()]), ""));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 10, "{learned:?}");
+        assert!(
+            resources
+                .iter()
+                .all(|r| learned.contains(&format!("/1/{r}/{{id}}"))),
             "{learned:?}"
         );
     }
