@@ -483,7 +483,8 @@ pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
 /// parameter's objects hold (`pods`, `secrets` under `/namespaces/{ns}/`): nearly all of
 /// them (80%, at least three) each follow three or more of the parameter's values and lead
 /// to values of their own (object names: at least three, one for every other path through
-/// the literal, or ids the classifier recognised), where values lead to a few names again
+/// the literal, or ids the classifier recognised, or nothing: a collection read whole,
+/// `/users/{id}/followers`), where values lead to a few names again
 /// and again (`issues`, `pulls` after repositories: `/repos/{owner}/{repo}/issues`). A
 /// parent the classifier recognised (`/Companies/{id}/Notes`: one endpoint for all its
 /// ids) counts once per call.
@@ -520,7 +521,8 @@ fn names_after_param(
         }
         literals += 1;
         let many_parents = parents.len() as u64 + id_parents >= 3;
-        let own_values = id_child || (children.len() >= 3 && children.len() * 2 >= paths_on);
+        let own_values =
+            id_child || (children.len() >= 3 && children.len() * 2 >= paths_on) || paths_on == 0;
         if many_parents && own_values {
             collections += 1;
         }
@@ -1407,6 +1409,38 @@ mod tests {
                 .all(|r| learned.contains(&format!("/1/{r}/{{id}}"))),
             "{learned:?}"
         );
+    }
+
+    #[test]
+    fn lists_read_under_ids_stay_names_when_they_answer_alike() {
+        // Twitter's `/2/users/{id}/followers`, `/following`, `/blocking`, ...: twelve lists
+        // of users or tweets, each read eight times under numeric user ids, all answering
+        // the same envelope.
+        const LIST: &str =
+            r#"{"data":[{"id":"1","name":"n","username":"u"}],"meta":{"result_count":1}}"#;
+        let names = [
+            "followers",
+            "following",
+            "blocking",
+            "muting",
+            "bookmarks",
+            "liked_tweets",
+            "mentions",
+            "tweets",
+            "owned_lists",
+            "pinned_lists",
+            "followed_lists",
+            "list_memberships",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (k, n) in names.iter().enumerate() {
+            for c in 0..8 {
+                t.push((format!("/2/users/{}/{n}", 1_000_000 + k * 8 + c), LIST));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 12, "{learned:?}");
+        assert!(learned.iter().all(|p| !p.ends_with('}')), "{learned:?}");
     }
 
     #[test]
