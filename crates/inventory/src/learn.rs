@@ -13,13 +13,15 @@
 //! - **same kind of object**: per method and length, at least [`MIN_VALUES`] distinct
 //!   literals whose 2xx JSON responses describe the same object (or that answer like the
 //!   classifier's parameters there, where the path goes on alike) become a parameter, each
-//!   through at least half of what
-//!   it answers in the group (NetBox's `/api/dcim/manufacturers` answering like
-//!   `/api/ipam/roles` does not make `dcim` a value); when nearly all literals at the node
-//!   are values so found, their calls that answer nothing to compare (`DELETE` answering
-//!   204) join them, whatever the method; right after a parameter, literals
-//!   each called many times must be 12 unless they share sub-paths (`/invoices/{id}/pay`,
-//!   `/void`, `/send` are actions, not values);
+//!   through at least half of what it answers in the group (NetBox's
+//!   `/api/dcim/manufacturers` answering like `/api/ipam/roles` does not make `dcim` a
+//!   value); when nearly all literals at the node are values so found, their calls that
+//!   answer nothing to compare (`DELETE` answering 204) join them, whatever the method;
+//!   right after a parameter, literals each called many times must be 12 unless they share
+//!   sub-paths (`/invoices/{id}/pay`, `/void`, `/send` are actions, not values);
+//! - **a child shared by many values** (`/users/alice/repos`, `/users/bob/repos`) makes
+//!   them values, unless they each have many children (ids drawn from one pool recur
+//!   under every resource: Trello's `/1/boards/acme-corp`, `/1/cards/acme-corp`);
 //! - **a few among many**: busy literals that are under half of the busy siblings called
 //!   with the same method, lead to no common name and join no parameter already there are
 //!   names answering alike (Stripe's resources all answer a deleted-object marker);
@@ -34,7 +36,8 @@
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
 //!   literals each follow three or more of its values and lead to values of their own
 //!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names; Autotask's `Notes`
-//!   under `/Companies/{id}/`, then ids), none is a value;
+//!   under `/Companies/{id}/`, then ids) or to nothing (Twitter's `/users/{id}/followers`),
+//!   none is a value;
 //! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
