@@ -347,9 +347,9 @@ fn keyed_and_learned_around(
                     .filter(|(_, v)| v.spec_path.is_some())
                     .map(|(k, _)| k.clone()),
             );
-            (k, Some(diff))
+            (std::borrow::Cow::Owned(k), Some(diff))
         }
-        None => (inv.clone(), None),
+        None => (std::borrow::Cow::Borrowed(inv), None),
     };
     (crate::learn::learn(&keyed, &frozen), diff)
 }

@@ -337,6 +337,20 @@ impl Inventory {
         }
     }
 
+    /// Everything but the endpoints: the services and counters, to rebuild the endpoints
+    /// into (a deep clone of a slug flood's raw endpoints would double the peak memory).
+    pub fn without_endpoints(&self) -> Inventory {
+        Inventory {
+            endpoints: BTreeMap::new(),
+            encrypted: self.encrypted.clone(),
+            unparsed: self.unparsed.clone(),
+            services_dropped: self.services_dropped,
+            max_endpoints: self.max_endpoints,
+            endpoints_dropped: self.endpoints_dropped,
+            values_capped: self.values_capped,
+        }
+    }
+
     /// Count one exchange with what the sensitive-data scan found in it. Responses without
     /// a request name no endpoint: `None`. The endpoint is updated in place, with the same
     /// result as merging a one-exchange endpoint into it (`Endpoint::merge_from`).

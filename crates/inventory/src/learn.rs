@@ -400,10 +400,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
     if !learned_any {
         return inv.clone();
     }
-    let mut out = Inventory {
-        endpoints: BTreeMap::new(),
-        ..inv.clone()
-    };
+    let mut out = inv.without_endpoints();
     for (i, k) in keys.iter().enumerate() {
         let Some(e) = inv.endpoints.get(*k) else {
             continue;
@@ -433,10 +430,7 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
 /// so `/users/me` stays `/users/me` beside `/users/{id}`). Returns the rest, with the counters
 /// and services of `new`, to be learned together with `learned`.
 pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
-    let mut rest = Inventory {
-        endpoints: BTreeMap::new(),
-        ..new.clone()
-    };
+    let mut rest = new.without_endpoints();
     let mut joins: Vec<(Key, &Key)> = Vec::new();
     {
         // Paths of `learned` as segments, by (host, method, number of segments).

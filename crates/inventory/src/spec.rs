@@ -522,10 +522,7 @@ pub fn apply(
     BTreeMap<(String, String, String), Verdict>,
     SpecDiff,
 ) {
-    let mut out = Inventory {
-        endpoints: BTreeMap::new(),
-        ..inv.clone()
-    };
+    let mut out = inv.without_endpoints();
     let mut verdicts: BTreeMap<(String, String, String), Verdict> = BTreeMap::new();
     let mut seen_ops: std::collections::BTreeSet<(String, String)> = Default::default();
     for ((host, method, path), e) in &inv.endpoints {
