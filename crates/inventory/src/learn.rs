@@ -381,9 +381,10 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
             for k in new_value_nodes {
                 value_nodes.entry(k).or_default();
             }
-            for ((host, prefix), members) in &nodes {
-                let key = (host.to_string(), prefix.clone(), pos);
-                if let Some(after) = value_nodes.get_mut(&key) {
+            // What follows the parameter at each value node of this position (value nodes
+            // are few; the nodes of a slug flood are many).
+            for ((host, prefix, _), after) in value_nodes.iter_mut().filter(|(k, _)| k.2 == pos) {
+                if let Some(members) = nodes.get(&(host.as_str(), prefix.clone())) {
                     after.extend(
                         members
                             .iter()
@@ -544,20 +545,21 @@ fn shared_child<'a>(
             by_child.entry(child.as_str()).or_default().insert(v);
         }
     }
-    // Distinct children of each value: a value with many is a collection of values below
-    // (Trello's `/1/boards/{id}` with slug ids), and a child shared with others is a value
-    // that recurs (`/1/boards/acme-corp`, `/1/cards/acme-corp`), not a name.
-    let mut fan_out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for &i in members {
-        if let (Some(v), Some(child)) = (val[i], segs[i].get(pos + 1)) {
-            fan_out.entry(v).or_default().insert(child.as_str());
-        }
-    }
     by_child
         .into_values()
         .max_by_key(BTreeSet::len)
         .filter(|vs| vs.len() >= MIN_LIGHT_VALUES)
         .filter(|vs| {
+            // Distinct children of each value: a value with many is a collection of values
+            // below (Trello's `/1/boards/{id}` with slug ids), and a child shared with others
+            // is a value that recurs (`/1/boards/acme-corp`, `/1/cards/acme-corp`), not a
+            // name.
+            let mut fan_out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for &i in members {
+                if let (Some(v), Some(child)) = (val[i], segs[i].get(pos + 1)) {
+                    fan_out.entry(v).or_default().insert(child.as_str());
+                }
+            }
             let mut outs: Vec<usize> = vs
                 .iter()
                 .map(|v| fan_out.get(v).map_or(0, BTreeSet::len))
