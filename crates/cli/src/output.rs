@@ -178,9 +178,21 @@ pub fn publish(
 
 /// Write the inventory document to `p` ("-" = stdout).
 pub fn write_inventory(p: &Path, doc: &Document) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(doc).context("serialising the inventory")?;
-    text.push('\n');
-    write_atomic(p, text.as_bytes())
+    // Streamed: the document of a large inventory (its state holds every raw endpoint) is
+    // tens of megabytes, and a copy of it in memory would count towards the peak.
+    let emit = |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut w, doc)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    };
+    if is_stdout(p) {
+        return emit(&mut std::io::stdout().lock()).context("writing to stdout");
+    }
+    let mut f = AtomicFile::create(p)?;
+    emit(f.file.as_mut().context("file already committed")?)
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.commit()
 }
 
 /// Read an inventory file written by `replay` or `capture`: one-line errors for a missing
