@@ -1,5 +1,5 @@
 //! Memory stays within the caps whatever arrives: a million half-open connections (a SYN
-//! flood on the mirror) and one endless response body. Each capture is generated here
+//! flood on the mirror), one endless response body, and a flood of distinct slug paths. Each capture is generated here
 //! (nothing committed), replayed by the release or debug binary, and the child's peak
 //! resident memory (VmHWM, polled from /proc) is compared with a bound derived from the
 //! caps; the overflow must show in the counters.
@@ -153,6 +153,64 @@ fn an_endless_body_is_analysed_up_to_the_cap_and_skipped_after() {
     assert!(
         peak_kb < 128 * 1024,
         "peak RSS {peak_kb} KiB for one endless body"
+    );
+    let _ = std::fs::remove_file(&pcap);
+}
+
+#[test]
+fn a_flood_of_distinct_slug_paths_is_folded_within_bounded_memory() {
+    // 60,000 exchanges, each to its own path of two to four random slugs: 60,000 raw
+    // endpoints if nothing folded them before the end (about 400 MB).
+    let pcap = tmp("slugs.pcap");
+    let mut w = Pcap::create(&pcap);
+    let mut rng = common::Rng(7);
+    let words = ["alpha", "bravo", "delta", "kilo", "tango", "zulu"];
+    let slug = |rng: &mut common::Rng| {
+        let tail: String = (0..5 + rng.below(4))
+            .map(|_| char::from(b'a' + rng.below(26) as u8))
+            .collect();
+        format!("{}-{tail}", words[rng.below(6) as usize])
+    };
+    for conn in 0..100u16 {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..600)
+            .map(|i| {
+                let path: String = (0..2 + rng.below(3))
+                    .map(|_| format!("/{}", slug(&mut rng)))
+                    .collect();
+                let body = format!(r#"{{"name":"{}","n":{i}}}"#, slug(&mut rng));
+                let req = format!("GET {path} HTTP/1.1\r\nHost: flood.example\r\n\r\n");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                (req.into_bytes(), resp.into_bytes())
+            })
+            .collect();
+        for f in common::connection(([10, 1, 0, 1], 20000 + conn), ([10, 2, 0, 1], 80), &pairs) {
+            w.put(&f);
+        }
+    }
+    drop(w);
+    let (one, _) = replay_peak(&pcap, &["--threads", "1"]);
+    let (doc, peak_kb) = replay_peak(&pcap, &["--threads", "2"]);
+    eprintln!("slug flood: peak RSS {peak_kb} KiB");
+    let inv = &doc["stats"]["inventory"];
+    let eps = doc["endpoints"].as_array().expect("endpoints");
+    // Every exchange counted, in a handful of templates (one per number of segments).
+    let hits: u64 = eps.iter().filter_map(|e| e["hits"].as_u64()).sum();
+    assert_eq!(hits, 60_000, "{inv}");
+    assert!(eps.len() <= 6, "{} endpoints: {inv}", eps.len());
+    assert!(inv["folds"].as_u64().unwrap_or(0) >= 1, "{inv}");
+    assert!(
+        inv["merged_by_folding"].as_u64().unwrap_or(0) > 50_000,
+        "{inv}"
+    );
+    // Hand-overs and folds come at packet counts: the thread count changes nothing.
+    assert_eq!(one["endpoints"], doc["endpoints"]);
+    assert_eq!(one["stats"]["inventory"], doc["stats"]["inventory"]);
+    assert!(
+        peak_kb < 160 * 1024,
+        "peak RSS {peak_kb} KiB for 60,000 distinct paths"
     );
     let _ = std::fs::remove_file(&pcap);
 }

@@ -7,6 +7,7 @@
 //! one worker whatever socket each arrived on, tunnelled or not), and every second publishes
 //! metrics, every `--flush-interval` writes a snapshot.
 
+use crate::held::Held;
 use crate::metrics::{self, Exposition, Extra};
 use crate::output::{save, RotatingFile};
 use crate::replay::now_ns;
@@ -258,12 +259,10 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
             .spawn_scoped(scope, || {
                 let mut s = Snapshotter {
                     c,
-                    fold_above: a.fold_above as usize,
+                    held: Held::new(max_endpoints, c.fold_above as usize),
                     judge: &mut judge,
-                    base: apitap_inventory::Inventory::new(max_endpoints),
                     extra: &extra,
                     reload: &reload,
-                    folds: 0,
                 };
                 let mut last = None;
                 for job in todo {
@@ -383,14 +382,11 @@ struct Job {
 /// Folds, builds and writes snapshots, on its own thread.
 struct Snapshotter<'a> {
     c: &'a crate::Common,
-    /// Endpoints held above which a snapshot folds (see `--fold-above`).
-    fold_above: usize,
+    /// Everything handed over so far, merged or folded.
+    held: Held,
     judge: &'a mut crate::output::Judge,
-    /// Everything handed over so far, folded.
-    base: apitap_inventory::Inventory,
     extra: &'a Mutex<Extra>,
     reload: &'a AtomicBool,
-    folds: u64,
 }
 
 impl Snapshotter<'_> {
@@ -401,26 +397,17 @@ impl Snapshotter<'_> {
                 Err(e) => tracing::error!("spec not reloaded, keeping the old one: {e:#}"),
             }
         }
-        if self.base.endpoints.len() + job.new.endpoints.len() > self.fold_above {
-            let base = std::mem::take(&mut self.base);
-            self.base = apitap_inventory::fold(base, &job.new, self.judge.spec.as_ref());
-            self.folds += 1;
-            tracing::info!(
-                endpoints = self.base.endpoints.len(),
-                folds = self.folds,
-                "inventory folded with the templates learned so far"
-            );
-        } else {
-            self.base.merge(&job.new);
-        }
-        let doc = self.judge.document(&self.base, job.capture, &job.totals)?;
+        self.held.add(job.new, self.judge.spec.as_ref());
+        let doc = self
+            .judge
+            .document(&self.held.base, job.capture, &job.totals)?;
         let mut x = self
             .extra
             .lock()
             .map_err(|_| anyhow::anyhow!("metrics lock poisoned"))?;
         x.findings = findings_by_severity(&doc);
-        x.endpoints_folded = self.base.endpoints.len() as u64;
-        x.folds = self.folds;
+        x.endpoints_folded = self.held.base.endpoints.len() as u64;
+        x.folds = self.held.base.folds;
         if job.last || (self.c.output.is_none() && self.c.state.is_none()) {
             return Ok(doc);
         }

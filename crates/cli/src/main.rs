@@ -7,6 +7,7 @@
 
 mod diff;
 mod findings;
+mod held;
 mod live;
 mod merge;
 mod metrics;
@@ -69,6 +70,11 @@ struct MergeArgs {
     output: PathBuf,
     #[command(flatten)]
     spec: SpecArgs,
+    /// Endpoints held before the workers' next hand-over folds them with the templates
+    /// learned so far (a flood of literal slugs then costs bounded memory, at some
+    /// precision); below it the inventory is learned from everything seen at once.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    fold_above: u64,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -194,6 +200,11 @@ struct Common {
     /// field name or value anchor not seen there before; "all" scans every body.
     #[arg(long, value_name = "MODE", default_value = "adaptive", value_parser = ["adaptive", "all"])]
     scan: String,
+    /// Endpoints held before the workers' next hand-over folds them with the templates
+    /// learned so far (a flood of literal slugs then costs bounded memory, at some
+    /// precision); below it the inventory is learned from everything seen at once.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    fold_above: u64,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -253,11 +264,6 @@ struct CaptureArgs {
     /// Rotate the --exchanges file when it grows past this size (e.g. 500M, 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "exchanges")]
     exchanges_max_size: Option<u64>,
-    /// Endpoints held before a snapshot folds them with the templates learned so far (a
-    /// flood of literal slugs then costs memory for one flush interval, at some precision);
-    /// below it the inventory is learned from everything seen, as `replay` would.
-    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
-    fold_above: u64,
     /// Rotated exchanges files kept (FILE.1 ... FILE.N).
     #[arg(long, value_name = "N", default_value_t = 10)]
     exchanges_keep: u32,

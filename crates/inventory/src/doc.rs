@@ -359,7 +359,7 @@ fn keyed_and_learned_around(
 /// spec's operations and learned templates are applied to the whole, endpoints that collapse
 /// merged. At every snapshot, so that literal slugs (`/users/alice`, `/users/bob`, ...) do not
 /// pile up over months: only the values seen since the last fold take memory of their own.
-pub fn fold(mut base: Inventory, new: &Inventory, spec: Option<&crate::spec::Spec>) -> Inventory {
+pub fn fold(mut base: Inventory, new: Inventory, spec: Option<&crate::spec::Spec>) -> Inventory {
     let rest = crate::learn::fold_into(&mut base, new);
     // Templates learned before stay as they are: learning decides for the literals, old and
     // new, that fit none (they may still join a parameter there, as stragglers do).
@@ -369,8 +369,12 @@ pub fn fold(mut base: Inventory, new: &Inventory, spec: Option<&crate::spec::Spe
         .filter(|k| k.2.contains('{'))
         .cloned()
         .collect();
-    base.merge(&rest);
-    keyed_and_learned_around(&base, spec, before).0
+    base.absorb(rest);
+    let mut folded = keyed_and_learned_around(&base, spec, before).0;
+    folded.folds += 1;
+    folded.merged_by_folding +=
+        (base.endpoints.len() - folded.endpoints.len().min(base.endpoints.len())) as u64;
+    folded
 }
 
 impl Document {
@@ -407,6 +411,11 @@ impl Document {
                 serde_json::json!(inv.endpoints_dropped),
             );
             m.insert("values_capped".into(), serde_json::json!(inv.values_capped));
+            m.insert("folds".into(), serde_json::json!(inv.folds));
+            m.insert(
+                "merged_by_folding".into(),
+                serde_json::json!(inv.merged_by_folding),
+            );
         }
         if let Some(serde_json::Value::Object(m)) = stats.get_mut("dropped") {
             m.remove("endpoints_dropped");

@@ -327,6 +327,11 @@ pub struct Inventory {
     pub endpoints_dropped: u64,
     /// Values (query names, content types) not kept because a per-endpoint cap was reached.
     pub values_capped: u64,
+    /// Times the endpoints held were folded with the templates learned so far (more than
+    /// `--fold-above` of them; docs/inventory.md).
+    pub folds: u64,
+    /// Endpoints that joined a template at a fold rather than in the final learning.
+    pub merged_by_folding: u64,
 }
 
 impl Inventory {
@@ -348,6 +353,8 @@ impl Inventory {
             max_endpoints: self.max_endpoints,
             endpoints_dropped: self.endpoints_dropped,
             values_capped: self.values_capped,
+            folds: self.folds,
+            merged_by_folding: self.merged_by_folding,
         }
     }
 
@@ -502,6 +509,26 @@ impl Inventory {
         }
         self.endpoints_dropped += other.endpoints_dropped;
         self.values_capped += other.values_capped;
+        self.folds += other.folds;
+        self.merged_by_folding += other.merged_by_folding;
+    }
+
+    /// [`Inventory::merge`], taking `other`'s endpoints rather than copying them.
+    pub fn absorb(&mut self, mut other: Inventory) {
+        let endpoints = std::mem::take(&mut other.endpoints);
+        self.merge(&other);
+        let full = |inv: &Inventory| inv.endpoints.len() >= inv.max_endpoints;
+        for (k, e) in endpoints {
+            if let Some(t) = self.endpoints.get_mut(&k) {
+                let mut capped = 0;
+                t.merge_from(&e, &mut capped);
+                self.values_capped += capped;
+            } else if full(self) {
+                self.endpoints_dropped += e.hits;
+            } else {
+                self.endpoints.insert(k, e);
+            }
+        }
     }
 }
 

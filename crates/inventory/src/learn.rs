@@ -430,48 +430,53 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
 /// a parameter there) joins the most specific one (literals before parameters, left to right,
 /// so `/users/me` stays `/users/me` beside `/users/{id}`). Returns the rest, with the counters
 /// and services of `new`, to be learned together with `learned`.
-pub fn fold_into(learned: &mut Inventory, new: &Inventory) -> Inventory {
-    let mut rest = new.without_endpoints();
-    let mut joins: Vec<(Key, &Key)> = Vec::new();
-    {
+pub fn fold_into(learned: &mut Inventory, mut new: Inventory) -> Inventory {
+    let endpoints = std::mem::take(&mut new.endpoints);
+    // Where each new endpoint goes: its own key, the template it fits, or nowhere yet.
+    let targets: Vec<Option<Key>> = {
         // Paths of `learned` as segments, by (host, method, number of segments).
         type Paths<'a> = Vec<(Vec<&'a str>, &'a Key)>;
         let mut by_shape: BTreeMap<(&str, &str, usize), Paths> = BTreeMap::new();
-        for k in learned.endpoints.keys() {
+        // Only templates: a literal path is fitted by the same literal only (found by key).
+        for k in learned.endpoints.keys().filter(|k| k.2.contains('{')) {
             let segs: Vec<&str> = k.2.split('/').collect();
             by_shape
                 .entry((k.0.as_str(), k.1.as_str(), segs.len()))
                 .or_default()
                 .push((segs, k));
         }
-        for (k, e) in &new.endpoints {
-            if learned.endpoints.contains_key(k) {
-                joins.push((k.clone(), k));
-                continue;
-            }
-            let segs: Vec<&str> = k.2.split('/').collect();
-            let best = by_shape
-                .get(&(k.0.as_str(), k.1.as_str(), segs.len()))
-                .into_iter()
-                .flatten()
-                .filter(|(t, _)| t.iter().zip(&segs).all(|(a, b)| a == b || is_param(a)))
-                .min_by_key(|(t, _)| t.iter().map(|s| is_param(s)).collect::<Vec<bool>>());
-            match best {
-                Some((_, t)) => joins.push(((*t).clone(), k)),
-                None => {
-                    rest.endpoints.insert(k.clone(), e.clone());
+        endpoints
+            .keys()
+            .map(|k| {
+                if learned.endpoints.contains_key(k) {
+                    return Some(k.clone());
                 }
+                let segs: Vec<&str> = k.2.split('/').collect();
+                by_shape
+                    .get(&(k.0.as_str(), k.1.as_str(), segs.len()))
+                    .into_iter()
+                    .flatten()
+                    .filter(|(t, _)| t.iter().zip(&segs).all(|(a, b)| a == b || is_param(a)))
+                    .min_by_key(|(t, _)| t.iter().map(|s| is_param(s)).collect::<Vec<bool>>())
+                    .map(|(_, t)| (*t).clone())
+            })
+            .collect()
+    };
+    let mut rest = new;
+    let mut capped = 0;
+    for ((k, mut e), target) in endpoints.into_iter().zip(targets) {
+        if target.as_ref().is_some_and(|t| *t != k) {
+            learned.merged_by_folding += 1;
+        }
+        match target.and_then(|t| learned.endpoints.get_mut(&t)) {
+            Some(t) => {
+                e.path_params.clone_from(&t.path_params);
+                t.merge_from(&e, &mut capped);
+            }
+            None => {
+                rest.endpoints.insert(k, e);
             }
         }
-    }
-    let mut capped = 0;
-    for (target, k) in joins {
-        let (Some(e), Some(t)) = (new.endpoints.get(k), learned.endpoints.get_mut(&target)) else {
-            continue;
-        };
-        let mut e = e.clone();
-        e.path_params.clone_from(&t.path_params);
-        t.merge_from(&e, &mut capped);
     }
     learned.values_capped += capped;
     rest
@@ -1056,7 +1061,7 @@ mod tests {
             inv.observe(&x, &scanner.scan(&x));
         }
         let keys = |i: &Inventory| i.endpoints.keys().map(|k| k.2.clone()).collect::<Vec<_>>();
-        let once = crate::doc::fold(Inventory::new(10_000), &inv, None);
+        let once = crate::doc::fold(Inventory::new(10_000), inv.clone(), None);
         assert_eq!(
             keys(&once),
             [
@@ -1068,8 +1073,8 @@ mod tests {
         );
         // Every literal of a second pass fits a template: none is left to learn.
         let mut b = once.clone();
-        assert!(fold_into(&mut b, &inv).endpoints.is_empty());
-        let twice = crate::doc::fold(once, &inv, None);
+        assert!(fold_into(&mut b, inv.clone()).endpoints.is_empty());
+        let twice = crate::doc::fold(once, inv, None);
         assert_eq!(keys(&twice), keys(&b));
         assert_eq!(
             twice.endpoints.values().map(|e| e.hits).sum::<u64>(),

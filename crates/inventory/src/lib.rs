@@ -29,7 +29,7 @@ pub use doc::{
 };
 pub use endpoint::{is_public, Endpoint, Inventory, Observed, PiiSeen};
 pub use findings::{findings, Finding, Severity};
-pub use learn::learn;
+pub use learn::{fold_into, learn};
 pub use schema::SchemaAcc;
 pub use services::{EncryptedService, Unparsed};
 pub use sketch::{hash64, Distinct};

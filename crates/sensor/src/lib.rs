@@ -19,7 +19,7 @@ pub mod sampling;
 mod stats;
 mod writer;
 
-pub use pipeline::{Frames, Gauges, Pipeline, SensorConfig, Snapshot};
+pub use pipeline::{Frames, Gauges, Pipeline, SensorConfig, Snapshot, Taking};
 pub use record::Renderer;
 pub use sampling::{ScanMode, ScanStats};
 pub use stats::{DispatchStats, Totals};

@@ -131,6 +131,44 @@ enum Msg {
     End,
 }
 
+/// The workers' inventories on their way (see [`Pipeline::take_later`]).
+#[derive(Debug)]
+pub struct Taking {
+    replies: Vec<Receiver<Snapshot>>,
+    max_endpoints: usize,
+}
+
+impl Taking {
+    /// The workers' inventories, merged, and their counters so far.
+    pub fn wait(self) -> Snapshot {
+        let max_endpoints = self.max_endpoints;
+        Snapshot::merged(self.wait_parts(), max_endpoints)
+    }
+
+    /// Each worker's inventory and counters, unmerged.
+    pub fn wait_parts(self) -> Vec<Snapshot> {
+        self.replies
+            .iter()
+            .filter_map(|rx| rx.recv().ok())
+            .collect()
+    }
+}
+
+impl Snapshot {
+    /// One snapshot of several workers' (inventory capped at `max_endpoints`).
+    pub fn merged(parts: Vec<Snapshot>, max_endpoints: usize) -> Snapshot {
+        let mut parts = parts.into_iter();
+        // The first part is kept rather than copied: a worker's inventory is under the
+        // same caps, so merging it into an empty one would change nothing.
+        let mut all = parts.next().unwrap_or_default();
+        all.inventory.max_endpoints = max_endpoints;
+        for s in parts {
+            merge_into(&mut all, &s);
+        }
+        all
+    }
+}
+
 /// The running pipeline: call `packet_*` for every packet, then [`Pipeline::finish`].
 pub struct Pipeline {
     cfg: SensorConfig,
@@ -410,6 +448,13 @@ impl Pipeline {
     /// counters so far, without stopping them: the caller keeps (and may fold) what was
     /// accumulated.
     pub fn take(&mut self) -> Snapshot {
+        self.take_later().wait()
+    }
+
+    /// [`Pipeline::take`] without waiting: every worker hands over what it holds once it has
+    /// worked through the packets given so far, whenever the caller waits for it. What is
+    /// handed over depends only on the packets before this call, not on timing.
+    pub fn take_later(&mut self) -> Taking {
         self.flush_batches();
         let mut replies = Vec::new();
         for s in &self.shards {
@@ -418,16 +463,10 @@ impl Pipeline {
                 replies.push(rx);
             }
         }
-        let mut all = Snapshot {
-            inventory: Inventory::new(self.cfg.max_endpoints),
-            ..Snapshot::default()
-        };
-        for rx in replies {
-            if let Ok(s) = rx.recv() {
-                merge_into(&mut all, &s);
-            }
+        Taking {
+            replies,
+            max_endpoints: self.cfg.max_endpoints,
         }
-        all
     }
 
     /// End of input: close every flow, join the threads, merge their results.
@@ -439,15 +478,12 @@ impl Pipeline {
             let _ = s.send(Msg::End);
         }
         self.shards.clear();
-        let mut all = Snapshot {
-            inventory: Inventory::new(self.cfg.max_endpoints),
-            ..Snapshot::default()
-        };
-        for h in self.workers.drain(..) {
-            if let Ok(s) = h.join() {
-                merge_into(&mut all, &s);
-            }
-        }
+        let parts = self
+            .workers
+            .drain(..)
+            .filter_map(|h| h.join().ok())
+            .collect();
+        let all = Snapshot::merged(parts, self.cfg.max_endpoints);
         let written = match self.writer.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(std::io::Error::other("exchange writer thread panicked")),
