@@ -6,15 +6,17 @@
 #   bench/specall.sh package/api [description.json ...]
 #
 # With no description given, the 62 of docs/inventory.md. Traffic (bench/specf1.py traffic,
-# 8 calls per operation, seed 1) is generated once per description into $WORK (default
-# /tmp/specall) and reused; the inventory is rebuilt by the apitap in $APITAP (default
-# target/release/apitap) every run, so two builds compare on the same bytes.
+# $PER_OP calls per operation, default 8, seed 1) is generated once per description into
+# $WORK (default /tmp/specall) and reused; the inventory is rebuilt by the apitap in $APITAP
+# (default target/release/apitap) every run, so two builds compare on the same bytes.
 set -u
 dir=${1:?usage: bench/specall.sh DIRECTORY [description.json ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 apitap=${APITAP:-$here/../target/release/apitap}
 work=${WORK:-/tmp/specall}
+# Calls per operation (the figures in docs/inventory.md are at 8); give each its own $WORK.
+per_op=${PER_OP:-8}
 mkdir -p "$work"
 specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
@@ -40,7 +42,7 @@ for s in "${specs[@]}"; do
     name=$(echo "${s%.json}" | tr '/' '_')
     pcap=$work/$name.pcap
     if [ ! -f "$pcap" ]; then
-        python3 "$here/specf1.py" traffic "$dir/$s" "$pcap" > /dev/null || {
+        python3 "$here/specf1.py" traffic "$dir/$s" "$pcap" --per-op "$per_op" > /dev/null || {
             echo "$name: no traffic"
             continue
         }
