@@ -990,6 +990,11 @@ pub fn classify(s: &str, key: &Key) -> Option<Match> {
             return Some(m);
         }
     }
+    if space && t.len() >= 14 && matches!(b[0], b'B' | b'b') {
+        if let Some(m) = credentials(t) {
+            return Some(m);
+        }
+    }
     if at {
         if let Some(m) = email(t) {
             return Some(m);
@@ -1021,6 +1026,42 @@ pub fn classify(s: &str, key: &Key) -> Option<Match> {
         }
     }
     personal(t, key).or_else(|| credential(t, key))
+}
+
+/// An `Authorization` value written into a body or text (`Basic dXNlcjpzM2NyZXQ=`, `Bearer
+/// 9fQx2LmA...`), whatever the field is called: basic credentials that decode to `user:pass`,
+/// or a bearer token of at least 16 token characters that is not a placeholder (a JWT or a
+/// known token shape keeps its own type).
+pub fn credentials(s: &str) -> Option<Match> {
+    let (scheme, cred) = s.trim().split_once(' ')?;
+    let cred = cred.trim();
+    if cred.contains(char::is_whitespace) || is_placeholder(cred) {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let pair = b64url(cred)?;
+        let (user, pass) = std::str::from_utf8(&pair).ok()?.split_once(':')?;
+        let printable = |x: &str| !x.is_empty() && x.chars().all(|c| !c.is_control());
+        return (printable(user) && printable(pass) && !is_placeholder(pass)).then_some((
+            Kind::BasicAuth,
+            Confidence::High,
+            None,
+        ));
+    }
+    if scheme.eq_ignore_ascii_case("bearer") && cred.len() >= 16 {
+        let token = cred
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c));
+        if !token || v::entropy(cred.as_bytes()) < 3.0 {
+            return None;
+        }
+        return Some(
+            jwt(cred)
+                .or_else(|| secret(cred, &Key::default()))
+                .unwrap_or((Kind::BearerToken, Confidence::High, None)),
+        );
+    }
+    None
 }
 
 /// A JSON number under a telling name (ages, phone numbers and cards stored as numbers).

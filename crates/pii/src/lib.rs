@@ -591,7 +591,7 @@ impl json::Visit for JsonVisit<'_, '_> {
                 let m = detect::classify(s, key);
                 if m.is_none() {
                     self.hold_back(path, s, key);
-                    if s.len() >= 24 && (s.contains(' ') || s.contains('\n')) {
+                    if s.len() >= 16 && (s.contains(' ') || s.contains('\n')) {
                         let col = &mut self.col;
                         self.scanner
                             .text

@@ -234,3 +234,38 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn phones_in_sentences_and_credentials_in_bodies() {
+    let body = r#"{"a":"Please call me on +44 7911 123456 after 5pm",
+        "b":"Customer asked for a callback, phone: (212) 736-5000",
+        "c":"tel:+33 6 12 34 56 78",
+        "d":"Order 212-736-5000 shipped, see invoice 2024-118812",
+        "e":"Processed 2127365000 records in 12 ms (+14%)",
+        "f":"Hotel 212-736-5000 is booked; recall 2127365000 later",
+        "g":"call 1 - 2 - 3 - 4 - 5 - 6 - 7 - 8 - 9 - 0",
+        "h":"Bearer 9fQx2LmA7kZpW3vR8tYc1NbH5sJd",
+        "i":"Basic YWxpY2U6czNjcjN0UGFzcw==",
+        "j":"Bearer <token>",
+        "k":"Basic dXNlcm5hbWU6cGFzc3dvcmQ=",
+        "l":"Bearer followed by your token, always"}"#;
+    let x = exchange("/", &[], "", &[("Content-Type", "application/json")], body);
+    let s = Scanner::new().scan(&x);
+    let found: Vec<(Kind, &str)> = s.hits.iter().map(|h| (h.kind, h.field.as_str())).collect();
+    assert_eq!(
+        found,
+        vec![
+            (Kind::Phone, "$.a"),
+            (Kind::Phone, "$.b"),
+            (Kind::Phone, "$.c"),
+            (Kind::BearerToken, "$.h"),
+            (Kind::BasicAuth, "$.i"),
+        ]
+    );
+    // Only the number is sampled, redacted, never the sentence around it.
+    let a = &s.hits[0].sample;
+    assert!(
+        a.starts_with("+4") && !a.contains("7911") && !a.contains("call"),
+        "{a}"
+    );
+}

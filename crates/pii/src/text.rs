@@ -77,7 +77,14 @@ pub struct Text {
     /// `ANCHORS` without `@` (found with memchr), for [`crate::triggers`].
     prefixes: AhoCorasick,
     errors: AhoCorasick,
+    /// Words that announce a phone number in text (`call`, `phone`, `whatsapp`, ...).
+    phone_words: AhoCorasick,
 }
+
+/// Words after which a number in text is a phone number (whole words, any case).
+const PHONE_WORDS: &[&str] = &[
+    "phone", "call", "tel", "mobile", "cell", "whatsapp", "sms", "fax", "text me", "ring",
+];
 
 fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"_-.+/=%'".contains(&c)
@@ -95,6 +102,10 @@ impl Text {
             anchors: build(ANCHORS.to_vec()),
             prefixes: build(ANCHORS[1..].to_vec()),
             errors: build(ERROR_MARKERS.iter().map(|(p, _)| *p).collect()),
+            phone_words: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(PHONE_WORDS)
+                .unwrap_or_else(|_| AhoCorasick::new(["\u{0}never"]).expect("a trivial automaton")),
         }
     }
 
@@ -159,6 +170,62 @@ impl Text {
             }
         }
         self.digit_runs(text, key, f);
+        if !key.is_identifier() {
+            self.phones(text, f);
+        }
+    }
+
+    /// Phone numbers in text: in international form (`+44 7911 123456`, `+1 (212) 736-5000`:
+    /// a plausible country code and length), or in any form of 10 to 15 digits right after a
+    /// word that announces one (`call (212) 736-5000`, `phone: 212.736.5000`). Numbers
+    /// without either (`order 212-736-5000`) are left alone.
+    fn phones(&self, text: &[u8], f: &mut dyn FnMut(&str, Match)) {
+        let word_end = |i: usize| text.get(i).is_none_or(|c| !c.is_ascii_alphanumeric());
+        let mut next = 0;
+        for i in memchr::memchr_iter(b'+', text) {
+            if i < next || (i > 0 && text[i - 1].is_ascii_alphanumeric()) {
+                continue;
+            }
+            if let Some((run, end)) = phone_run(text, i) {
+                let d: Vec<u8> = run.bytes().filter(u8::is_ascii_digit).collect();
+                if word_end(end) && crate::validate::e164_plausible(&d) {
+                    f(run, (Kind::Phone, crate::Confidence::Medium, None));
+                    next = end;
+                }
+            }
+        }
+        for m in self.phone_words.find_iter(text) {
+            if (m.start() > 0 && text[m.start() - 1].is_ascii_alphabetic())
+                || text.get(m.end()).is_some_and(u8::is_ascii_alphabetic)
+            {
+                continue;
+            }
+            // A few bytes of glue (`: `, ` me on `, ` us at `) before the number.
+            let Some(off) = text[m.end()..]
+                .iter()
+                .take(12)
+                .position(|c| c.is_ascii_digit() || *c == b'(' || *c == b'+')
+            else {
+                continue;
+            };
+            let start = m.end() + off;
+            if start < next || text[m.end()..start].iter().any(|c| b".;\n".contains(c)) {
+                continue;
+            }
+            if let Some((run, end)) = phone_run(text, start) {
+                let d: Vec<u8> = run.bytes().filter(u8::is_ascii_digit).collect();
+                let plus = run.starts_with('+');
+                let ok = if plus {
+                    crate::validate::e164_plausible(&d)
+                } else {
+                    (10..=15).contains(&d.len()) && d.iter().any(|c| *c != d[0])
+                };
+                if ok && word_end(end) {
+                    f(run, (Kind::Phone, crate::Confidence::Medium, None));
+                    next = end;
+                }
+            }
+        }
     }
 
     /// Cards (13-19 digits, optionally in groups) and formatted SSNs in text.
@@ -206,6 +273,37 @@ impl Text {
             i = end.max(i + 1);
         }
     }
+}
+
+/// The phone-number characters from `start` (digits, spaces, `-`, `.`, `(`, `)`, a leading
+/// `+`), at most 24 bytes, separators trimmed at the end; with the index after it.
+fn phone_run(text: &[u8], start: usize) -> Option<(&str, usize)> {
+    let mut end = start;
+    while end < text.len() && end - start < 24 {
+        let c = text[end];
+        let ok = c.is_ascii_digit()
+            || (c == b'+' && end == start)
+            || (b" -.()".contains(&c)
+                && text
+                    .get(end + 1)
+                    .is_some_and(|n| n.is_ascii_digit() || b" (".contains(n)));
+        if !ok {
+            break;
+        }
+        end += 1;
+    }
+    while end > start && !text[end - 1].is_ascii_digit() {
+        end -= 1;
+    }
+    let run = std::str::from_utf8(&text[start..end]).ok()?;
+    // Balanced brackets only, and never two separators in a row (`1 - 2` is arithmetic).
+    let open = run.bytes().filter(|c| *c == b'(').count();
+    let close = run.bytes().filter(|c| *c == b')').count();
+    let doubled = run
+        .as_bytes()
+        .windows(2)
+        .any(|w| b"-.".contains(&w[0]) && b" -.".contains(&w[1]));
+    (open == close && open <= 1 && !doubled).then_some((run, end))
 }
 
 impl Default for Text {

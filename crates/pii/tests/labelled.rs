@@ -352,7 +352,7 @@ fn person_fields(r: &mut Rng) -> Vec<Plant> {
 }
 
 fn sensitive(r: &mut Rng) -> Plant {
-    let (k, name, val): (Kind, &str, String) = match r.below(27) {
+    let (k, name, val): (Kind, &str, String) = match r.below(30) {
         0 => (
             Kind::CreditCard,
             *r.pick(&["card_number", "cardNumber", "pan", "cc"]),
@@ -505,6 +505,35 @@ fn sensitive(r: &mut Rng) -> Plant {
             *r.pick(&["password", "db_password", "passwd"]),
             format!("{}{}!", r.chars(ALNUM, 10), r.digits(2)),
         ),
+        // A phone number in a sentence, international or after a word that announces it.
+        26 => (
+            Kind::Phone,
+            *r.pick(&["note", "message", "comment"]),
+            match r.below(3) {
+                0 => format!("Please call me on {} after 5pm", phone(r)),
+                1 => format!(
+                    "Customer asked for a callback, phone: ({}) {}-{}",
+                    200 + r.below(799),
+                    200 + r.below(799),
+                    r.digits(4)
+                ),
+                _ => format!("WhatsApp {} for delivery updates", phone(r)),
+            },
+        ),
+        // Credentials echoed in a body (a debug endpoint, a webhook log).
+        27 => (
+            Kind::BearerToken,
+            *r.pick(&["authorization", "auth_header", "upstream_auth"]),
+            format!("Bearer {}", r.chars(ALNUM, 32)),
+        ),
+        28 => (
+            Kind::BasicAuth,
+            *r.pick(&["authorization", "proxy_auth", "credentials"]),
+            format!(
+                "Basic {}",
+                b64url(format!("{}:{}", r.chars(ALNUM, 6), r.chars(ALNUM, 12)).as_bytes())
+            ),
+        ),
         _ => (
             Kind::Phone,
             *r.pick(&["phone", "tel", "mobile_number"]),
@@ -516,7 +545,7 @@ fn sensitive(r: &mut Rng) -> Plant {
 
 /// Look-alikes that a careless detector reports.
 fn decoy(r: &mut Rng) -> Plant {
-    let (name, val): (&str, Value) = match r.below(30) {
+    let (name, val): (&str, Value) = match r.below(34) {
         // A Luhn-valid number of a real brand under an identifier's name.
         0 => (
             *r.pick(&["order_id", "tracking_number", "invoice_number", "sku"]),
@@ -634,6 +663,40 @@ fn decoy(r: &mut Rng) -> Plant {
         ),
         27 => ("phone_ext", json!(format!("{}", r.below(999)))),
         28 => ("sha256", json!(r.chars(HEX, 64))),
+        // Phone-shaped numbers in text that nothing announces as phones.
+        29 => (
+            "note",
+            json!(format!(
+                "Order {}-{}-{} shipped, see invoice 2024-{}",
+                200 + r.below(799),
+                200 + r.below(799),
+                r.digits(4),
+                r.digits(6)
+            )),
+        ),
+        30 => (
+            "summary",
+            json!(format!(
+                "Processed {} records in {} ms (+{}%)",
+                r.digits(10),
+                r.below(900),
+                r.below(99)
+            )),
+        ),
+        // Credentials written as placeholders in documentation-like bodies.
+        31 => (
+            "authorization",
+            json!(*r.pick(&[
+                "Bearer <token>",
+                "Bearer YOUR_ACCESS_TOKEN",
+                "Bearer xxxxxxxxxxxxxxxxxxxxxxxx",
+                "Basic dXNlcm5hbWU6cGFzc3dvcmQ=",
+            ])),
+        ),
+        32 => (
+            "hint",
+            json!("Send the header as Bearer followed by your token"),
+        ),
         _ => ("status_code", json!(200 + r.below(300))),
     };
     (None, name.to_string(), val)
