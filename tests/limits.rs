@@ -214,3 +214,67 @@ fn a_flood_of_distinct_slug_paths_is_folded_within_bounded_memory() {
     );
     let _ = std::fs::remove_file(&pcap);
 }
+
+#[test]
+fn hand_overs_on_ordinary_traffic_change_nothing() {
+    // 30,000 exchanges over 50 connections (about 60,000 packets: hand-overs at 16,384 and
+    // 49,152 packets, then the end), 30 users by name each with their repositories.
+    let pcap = tmp("ordinary.pcap");
+    let mut w = Pcap::create(&pcap);
+    let mut rng = common::Rng(11);
+    let users: Vec<String> = (0..30)
+        .map(|i| format!("{}{}", ["alice", "bob", "carol", "dave", "erin"][i % 5], i))
+        .collect();
+    for conn in 0..50u16 {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..600)
+            .map(|_| {
+                let u = &users[rng.below(30) as usize];
+                let (path, body) = match rng.below(3) {
+                    0 => (format!("/users/{u}"), format!(r#"{{"login":"{u}","plan":"pro","id":7}}"#)),
+                    1 => (
+                        format!("/users/{u}/repos"),
+                        r#"[{"name":"x","private":false,"size":1}]"#.to_string(),
+                    ),
+                    _ => (
+                        format!("/orders/{}", 1000 + rng.below(90_000)),
+                        r#"{"total":12,"currency":"EUR","state":"paid"}"#.to_string(),
+                    ),
+                };
+                let req = format!("GET {path} HTTP/1.1\r\nHost: api.example\r\n\r\n");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                (req.into_bytes(), resp.into_bytes())
+            })
+            .collect();
+        for f in common::connection(([10, 3, 0, 1], 30000 + conn), ([10, 4, 0, 1], 80), &pairs) {
+            w.put(&f);
+        }
+    }
+    drop(w);
+    let (one, _) = replay_peak(&pcap, &["--threads", "1"]);
+    let (two, _) = replay_peak(&pcap, &["--threads", "2"]);
+    let (three, _) = replay_peak(&pcap, &["--threads", "3"]);
+    assert!(one["stats"]["packets"].as_u64().unwrap_or(0) > 49_152);
+    let paths: Vec<&str> = one["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/orders/{id}", "/users/{id}", "/users/{id}/repos"]);
+    let hits: u64 = one["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter_map(|e| e["hits"].as_u64())
+        .sum();
+    assert_eq!(hits, 30_000);
+    assert_eq!(one["stats"]["inventory"]["folds"], 0);
+    for other in [&two, &three] {
+        assert_eq!(one["endpoints"], other["endpoints"]);
+        assert_eq!(one["stats"]["inventory"], other["stats"]["inventory"]);
+    }
+    let _ = std::fs::remove_file(&pcap);
+}
