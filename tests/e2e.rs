@@ -816,13 +816,7 @@ fn openapi_export_describes_the_observed_api() {
 /// field every body has or in a new field, is still found; `--scan all` scans everything.
 #[test]
 fn adaptive_scanning_still_finds_values_planted_late() {
-    let resp = |body: String| {
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
-    };
+    let resp = |body: String| common::json_ok(&body);
     let mut pairs = Vec::new();
     for i in 0..60u32 {
         let note = match i {

@@ -178,12 +178,7 @@ fn a_flood_of_distinct_slug_paths_is_folded_within_bounded_memory() {
                     .map(|_| format!("/{}", slug(&mut rng)))
                     .collect();
                 let body = format!(r#"{{"name":"{}","n":{i}}}"#, slug(&mut rng));
-                let req = format!("GET {path} HTTP/1.1\r\nHost: flood.example\r\n\r\n");
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                (req.into_bytes(), resp.into_bytes())
+                common::json_get("flood.example", &path, &body)
             })
             .collect();
         for f in common::connection(([10, 1, 0, 1], 20000 + conn), ([10, 2, 0, 1], 80), &pairs) {
@@ -230,7 +225,10 @@ fn hand_overs_on_ordinary_traffic_change_nothing() {
             .map(|_| {
                 let u = &users[rng.below(30) as usize];
                 let (path, body) = match rng.below(3) {
-                    0 => (format!("/users/{u}"), format!(r#"{{"login":"{u}","plan":"pro","id":7}}"#)),
+                    0 => (
+                        format!("/users/{u}"),
+                        format!(r#"{{"login":"{u}","plan":"pro","id":7}}"#),
+                    ),
                     1 => (
                         format!("/users/{u}/repos"),
                         r#"[{"name":"x","private":false,"size":1}]"#.to_string(),
@@ -240,12 +238,7 @@ fn hand_overs_on_ordinary_traffic_change_nothing() {
                         r#"{"total":12,"currency":"EUR","state":"paid"}"#.to_string(),
                     ),
                 };
-                let req = format!("GET {path} HTTP/1.1\r\nHost: api.example\r\n\r\n");
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                (req.into_bytes(), resp.into_bytes())
+                common::json_get("api.example", &path, &body)
             })
             .collect();
         for f in common::connection(([10, 3, 0, 1], 30000 + conn), ([10, 4, 0, 1], 80), &pairs) {

@@ -268,13 +268,11 @@ fn slug_batches() -> Vec<Vec<Vec<u8>>> {
     ];
     let get = |path: &str, body: &str| {
         (
-            format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer t\r\n\r\n")
-                .into_bytes(),
             format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
+                "GET {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer t\r\n\r\n"
             )
             .into_bytes(),
+            common::json_ok(body),
         )
     };
     [&names[..12], &names[12..15], &names[15..]]

@@ -96,6 +96,21 @@ pub fn connection(
     frames
 }
 
+/// A `200 OK` response carrying `body` as JSON, with its length.
+pub fn json_ok(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A `GET` of `path` on `host` and its [`json_ok`] response carrying `body`.
+pub fn json_get(host: &str, path: &str, body: &str) -> (Vec<u8>, Vec<u8>) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    (req.into_bytes(), json_ok(body))
+}
+
 /// xorshift64*: small, seeded, deterministic.
 pub struct Rng(pub u64);
 

@@ -13,8 +13,6 @@ pub struct Held {
     pub base: Inventory,
     /// Endpoints held above which a hand-over folds.
     pub fold_above: usize,
-    /// Nothing handed over yet.
-    fresh: bool,
 }
 
 impl Held {
@@ -22,7 +20,6 @@ impl Held {
         Held {
             base: Inventory::new(max_endpoints),
             fold_above,
-            fresh: true,
         }
     }
 
@@ -30,7 +27,6 @@ impl Held {
     /// than `fold_above` endpoints. Below it, any sequence of hand-overs gives the inventory
     /// that one hand-over of everything would.
     pub fn add(&mut self, new: Inventory, spec: Option<&Spec>) {
-        let fresh = std::mem::replace(&mut self.fresh, false);
         // After a fold, what fits a template learned there joins it at once: a flood keeps
         // joining the templates it made, without another fold.
         let new = if self.base.folds > 0 {
@@ -38,12 +34,7 @@ impl Held {
         } else {
             new
         };
-        if fresh && new.endpoints.len() <= self.fold_above {
-            // Nothing held yet: keep the hand-over itself rather than copy it.
-            let max = self.base.max_endpoints;
-            self.base = new;
-            self.base.max_endpoints = max;
-        } else if self.base.endpoints.len() + new.endpoints.len() > self.fold_above {
+        if self.base.endpoints.len() + new.endpoints.len() > self.fold_above {
             let base = std::mem::take(&mut self.base);
             self.base = apitap_inventory::fold(base, new, spec);
             tracing::info!(
@@ -52,6 +43,7 @@ impl Held {
                 "inventory folded with the templates learned so far"
             );
         } else {
+            // Taken, not copied: the first hand-over becomes what is held.
             self.base.absorb(new);
         }
     }

@@ -157,13 +157,12 @@ impl Taking {
 impl Snapshot {
     /// One snapshot of several workers' (inventory capped at `max_endpoints`).
     pub fn merged(parts: Vec<Snapshot>, max_endpoints: usize) -> Snapshot {
-        let mut parts = parts.into_iter();
-        // The first part is kept rather than copied: a worker's inventory is under the
-        // same caps, so merging it into an empty one would change nothing.
-        let mut all = parts.next().unwrap_or_default();
-        all.inventory.max_endpoints = max_endpoints;
+        let mut all = Snapshot {
+            inventory: Inventory::new(max_endpoints),
+            ..Snapshot::default()
+        };
         for s in parts {
-            merge_into(&mut all, &s);
+            merge_into(&mut all, s);
         }
         all
     }
@@ -493,8 +492,9 @@ impl Pipeline {
     }
 }
 
-fn merge_into(all: &mut Snapshot, s: &Snapshot) {
-    all.inventory.merge(&s.inventory);
+/// Add `s` to `all`, taking its endpoints rather than copying them.
+fn merge_into(all: &mut Snapshot, s: Snapshot) {
+    all.inventory.absorb(s.inventory);
     all.flow.add(&s.flow);
     all.http.add(&s.http);
     all.scan.add(&s.scan);
