@@ -59,8 +59,9 @@ impl crate::Scanner {
     }
 }
 
-/// Whether an 8-byte word holds an ASCII digit (SWAR: no branch per byte).
-fn word_has_digit(w: u64) -> bool {
+/// Per byte of an 8-byte word, the top bit set where the byte is an ASCII digit (SWAR: no
+/// branch per byte).
+fn digit_bytes(w: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let y = w & LOW7;
@@ -68,51 +69,100 @@ fn word_has_digit(w: u64) -> bool {
     // cross bytes because y < 0x80. Bytes with the top bit set are not digits.
     let ge0 = y.wrapping_add(0x5050_5050_5050_5050);
     let gt9 = y.wrapping_add(0x4646_4646_4646_4646);
-    ge0 & !gt9 & !w & HIGH != 0
+    ge0 & !gt9 & !w & HIGH
+}
+
+/// The eight top bits of `h` (bytes' bit 7) packed into the low byte, byte 0 first.
+fn pack_high_bits(h: u64) -> u64 {
+    // Bit 8k+7 moves to 56+k; no two products land on the same bit, so nothing carries.
+    ((h >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit j set where byte j of the 64-byte block is an ASCII digit.
+fn digit_mask(block: &[u8; 64]) -> u64 {
+    let mut m = 0;
+    for (k, w) in block.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        m |= pack_high_bits(digit_bytes(w)) << (8 * k);
+    }
+    m
 }
 
 /// Runs of 9 or more digits (cards, phone numbers, national ids, accounts; single
 /// separators between digits allowed) and dotted quads (IPv4 addresses).
+///
+/// A run is `digit (digit | sep digit)*` with `sep` one of ` -./()`. The body is read 64
+/// bytes at a time as bitmasks: digits, then the single bytes between two digits that are
+/// separators (a handful per block, looked at one by one). A run's digits and dots are
+/// counted with popcounts; a run open at the end of a block carries into the next.
 fn digit_runs(b: &[u8]) -> u32 {
+    // (digits, dots) of the run reaching the end of the previous block.
+    let mut open: Option<(u32, u32)> = None;
     let mut bits = 0;
-    let n = b.len();
-    let mut i = 0;
-    while i < n {
-        // Skip eight bytes at a time while no digit is in sight.
-        while let Some(w) = b.get(i..i + 8) {
-            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-            if word_has_digit(w) {
-                break;
-            }
-            i += 8;
-        }
-        while i < n && !b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i >= n {
-            break;
-        }
-        let (mut digits, mut dots) = (0u32, 0u32);
-        loop {
-            while i < n && b[i].is_ascii_digit() {
-                digits += 1;
-                i += 1;
-            }
-            let sep = i + 1 < n
-                && matches!(b[i], b' ' | b'-' | b'.' | b'/' | b')' | b'(')
-                && b[i + 1].is_ascii_digit();
-            if !sep {
-                break;
-            }
-            dots += u32::from(b[i] == b'.');
-            i += 1;
-        }
+    let eval = |bits: &mut u32, (digits, dots): (u32, u32)| {
         if digits >= 9 {
-            bits |= DIGIT_RUN;
+            *bits |= DIGIT_RUN;
         }
         if dots >= 3 && digits >= 4 {
-            bits |= DOTTED_QUAD;
+            *bits |= DOTTED_QUAD;
         }
+    };
+    let mut prev_last_digit = 0u64;
+    let mut at = 0;
+    while at < b.len() && bits != DIGIT_RUN | DOTTED_QUAD {
+        let mut block = [0u8; 64];
+        let n = (b.len() - at).min(64);
+        block[..n].copy_from_slice(&b[at..at + n]);
+        let next_digit = u64::from(b.get(at + 64).is_some_and(u8::is_ascii_digit));
+        let d = digit_mask(&block);
+        // Single non-digits with a digit on both sides.
+        let mut gaps = !d & (d << 1 | prev_last_digit) & (d >> 1 | next_digit << 63);
+        let (mut sep, mut dot) = (0u64, 0u64);
+        while gaps != 0 {
+            let j = gaps.trailing_zeros();
+            let c = block[j as usize];
+            if matches!(c, b' ' | b'-' | b'.' | b'/' | b')' | b'(') {
+                sep |= 1 << j;
+                dot |= u64::from(c == b'.') << j;
+            }
+            gaps &= gaps - 1;
+        }
+        let mut c = d | sep;
+        if c & 1 == 0 {
+            if let Some(o) = open.take() {
+                eval(&mut bits, o);
+            }
+        }
+        while c != 0 {
+            let start = c.trailing_zeros();
+            let len = (!(c >> start)).trailing_zeros().min(64 - start);
+            let mask = if len == 64 {
+                !0
+            } else {
+                ((1u64 << len) - 1) << start
+            };
+            c &= !mask;
+            let carried = start == 0 && open.is_some();
+            if len < 7 && !carried && start + len < 64 {
+                // Too short for either (a dotted quad takes 7 bytes, a long run 9).
+                continue;
+            }
+            let here = ((d & mask).count_ones(), (dot & mask).count_ones());
+            let run = match open.take() {
+                Some((digits, dots)) if start == 0 => (digits + here.0, dots + here.1),
+                _ => here,
+            };
+            if start + len == 64 {
+                open = Some(run);
+            } else {
+                eval(&mut bits, run);
+            }
+        }
+        prev_last_digit = d >> 63;
+        at += 64;
+    }
+    if let Some(o) = open {
+        eval(&mut bits, o);
     }
     bits
 }
@@ -152,8 +202,45 @@ fn field_names(b: &[u8], names: &mut [u64; NAME_BITS / 64]) {
         if j == 0 || b[j - 1] != b'"' {
             continue;
         }
-        set_name(names, &b[..j - 1], |c| c == b'"');
+        set_json_name(names, &b[..j - 1]);
     }
+}
+
+/// `set_name` for a JSON member name (it starts after the last `"` of `before`), eight
+/// bytes at a time: the name's words, case-folded (`| 0x20`: exact for letters, a harmless
+/// merge for a few symbols), are hashed with its length.
+fn set_json_name(names: &mut [u64; NAME_BITS / 64], before: &[u8]) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    let mut h: u64 = 0x243f_6a88_85a3_08d3;
+    let mut end = before.len();
+    let limit = end.saturating_sub(64);
+    while end > limit {
+        let start = end.saturating_sub(8).max(limit);
+        let mut w = [0u8; 8];
+        w[8 - (end - start)..].copy_from_slice(&before[start..end]);
+        let mut x = u64::from_le_bytes(w);
+        // Exact per-byte test for '"' (top bit of each matching byte; no borrows).
+        let v = x ^ QUOTES;
+        let quotes = !(((v & LOW7) + LOW7) | v | LOW7);
+        let last_word = quotes != 0;
+        if last_word {
+            // The name starts after the quote nearest the end.
+            let k = (63 - quotes.leading_zeros()) / 8;
+            x = if k == 7 { 0 } else { x >> (8 * (k + 1)) };
+            end -= 7 - k as usize;
+        } else {
+            end = start;
+        }
+        h = (h ^ (x | 0x2020_2020_2020_2020)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+        if last_word {
+            break;
+        }
+    }
+    h = (h ^ (before.len() - end) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let bit = (h >> 55) as usize % NAME_BITS;
+    names[bit / 64] |= 1 << (bit % 64);
 }
 
 fn form_names(b: &[u8], names: &mut [u64; NAME_BITS / 64]) {
@@ -186,11 +273,100 @@ mod tests {
         assert!(e.anchors & DIGIT_RUN != 0 && e.novel_against(&a));
         for n in 0..=255u8 {
             let w = u64::from_le_bytes([b'a', n, 0xff, b'/', b':', 0, 0x80, b'z']);
-            assert_eq!(word_has_digit(w), n.is_ascii_digit(), "byte {n}");
+            let want = if n.is_ascii_digit() { 0b10 } else { 0 };
+            assert_eq!(pack_high_bits(digit_bytes(w)), want, "byte {n}");
+        }
+        for m in 0..=255u64 {
+            let h = (0..8).fold(0, |h, k| h | ((m >> k) & 1) << (8 * k + 7));
+            assert_eq!(pack_high_bits(h), m, "bit pattern {m:08b}");
         }
         let f = s.triggers(b"ip 10.1.2.3 at 2024-01-02T10:11:12Z");
         assert_eq!(f.anchors & (DIGIT_RUN | DOTTED_QUAD), DOTTED_QUAD);
+        // Names are case-folded and read whole, however long, up to 64 bytes.
+        let long = s.triggers(br#"{"customer_billing_address_line":"x"}"#);
+        let upper = s.triggers(br#"{ "Customer_Billing_Address_LINE" : "y"}"#);
+        assert!(!upper.novel_against(&long) && !long.novel_against(&upper));
+        let other = s.triggers(br#"{"customer_shipping_address_line":"x"}"#);
+        assert!(other.novel_against(&long), "a name differing in its middle");
+        let escaped = s.triggers(br#"{"a\"b":1}"#);
+        assert_eq!(
+            escaped.names,
+            s.triggers(br#"{"b":1}"#).names,
+            "from the last quote"
+        );
         let g = s.triggers(b"user=bob&password=hunter2");
         assert!(g.novel_against(&s.triggers(b"user=alice")));
+    }
+
+    /// The plain byte-by-byte reading `digit_runs` must agree with.
+    fn digit_runs_reference(b: &[u8]) -> u32 {
+        let mut bits = 0;
+        let n = b.len();
+        let mut i = 0;
+        while i < n {
+            while i < n && !b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let (mut digits, mut dots) = (0u32, 0u32);
+            loop {
+                while i < n && b[i].is_ascii_digit() {
+                    digits += 1;
+                    i += 1;
+                }
+                let sep = i + 1 < n
+                    && matches!(b[i], b' ' | b'-' | b'.' | b'/' | b')' | b'(')
+                    && b[i + 1].is_ascii_digit();
+                if !sep {
+                    break;
+                }
+                dots += u32::from(b[i] == b'.');
+                i += 1;
+            }
+            if digits >= 9 {
+                bits |= DIGIT_RUN;
+            }
+            if dots >= 3 && digits >= 4 {
+                bits |= DOTTED_QUAD;
+            }
+        }
+        bits
+    }
+
+    #[test]
+    fn digit_runs_agree_with_the_byte_by_byte_reading() {
+        // Runs placed across block edges, and random bodies over a small alphabet dense in
+        // digits and separators (xorshift: the same bytes every run).
+        for pad in 0..130 {
+            for run in [
+                "123456789",
+                "1234 5678",
+                "10.1.2.3",
+                "1.2.3",
+                "1-2-3-4-5-6-7-8-9",
+            ] {
+                let mut b = vec![b'x'; pad];
+                b.extend_from_slice(run.as_bytes());
+                b.extend_from_slice(b"x y");
+                assert_eq!(digit_runs(&b), digit_runs_reference(&b), "{run} at {pad}");
+            }
+        }
+        let alphabet = b"0123456789012345 -./()x:\"\xc3";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..400 {
+            for _ in 0..40 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(digit_runs(&b), digit_runs_reference(&b), "{b:?}");
+            }
+        }
     }
 }
