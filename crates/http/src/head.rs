@@ -1,6 +1,7 @@
 //! Message heads: finding where a head ends, parsing it (httparse first, a lenient line parser
 //! for what httparse refuses but servers accept), and the owned [`Head`] kept afterwards.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// Header fields of one message: the raw head bytes plus name/value ranges into them.
@@ -248,12 +249,16 @@ fn owned(start: StartLine, fields: &[httparse::Header<'_>]) -> Head {
 
 /// Parse a complete request head (`buf` ends with the blank line, or is one line for HTTP/0.9).
 pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
-    let mut hdrs = [httparse::EMPTY_HEADER; PARSE_SLOTS];
-    let mut req = httparse::Request::new(&mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)]);
+    // Slots left uninitialised: httparse writes the ones it fills (4 KB not cleared per head).
+    let mut hdrs = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; PARSE_SLOTS];
+    let mut req = httparse::Request::new(&mut []);
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_multiple_spaces_in_request_line_delimiters(true)
         .ignore_invalid_headers_in_requests(true);
-    if let Ok(httparse::Status::Complete(_)) = cfg.parse_request(&mut req, buf) {
+    let slots = &mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)];
+    if let Ok(httparse::Status::Complete(_)) =
+        cfg.parse_request_with_uninit_headers(&mut req, buf, slots)
+    {
         let start = StartLine::Request {
             method: req.method.unwrap_or("").to_string(),
             uri: req.path.unwrap_or("").as_bytes().to_vec(),
@@ -266,14 +271,17 @@ pub fn parse_request(buf: &[u8], max_headers: usize) -> Option<Head> {
 
 /// Parse a complete response head.
 pub fn parse_response(buf: &[u8], max_headers: usize) -> Option<Head> {
-    let mut hdrs = [httparse::EMPTY_HEADER; PARSE_SLOTS];
-    let mut res = httparse::Response::new(&mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)]);
+    let mut hdrs = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; PARSE_SLOTS];
+    let mut res = httparse::Response::new(&mut []);
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_spaces_after_header_name_in_responses(true)
         .allow_obsolete_multiline_headers_in_responses(true)
         .allow_multiple_spaces_in_response_status_delimiters(true)
         .ignore_invalid_headers_in_responses(true);
-    if let Ok(httparse::Status::Complete(_)) = cfg.parse_response(&mut res, buf) {
+    let slots = &mut hdrs[..max_headers.clamp(1, PARSE_SLOTS)];
+    if let Ok(httparse::Status::Complete(_)) =
+        cfg.parse_response_with_uninit_headers(&mut res, buf, slots)
+    {
         let start = StartLine::Response {
             status: res.code.unwrap_or(0),
             reason: res.reason.unwrap_or("").to_string(),

@@ -30,17 +30,20 @@ pub use sniff::{client_hello, guess, server_hello, version_name, ClientHello, Gu
 
 use std::net::SocketAddr;
 
+/// What follows `scheme://` when the target is in absolute form (the scheme: letters only).
+pub fn after_scheme(uri: &[u8]) -> Option<&[u8]> {
+    let n = uri.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    uri[n..].strip_prefix(b"://")
+}
+
 /// Split a request target into (path, query). Absolute-form targets lose scheme and authority.
 pub fn split_target(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
     let mut t = uri;
-    if let Some(p) = memchr::memmem::find(t, b"://") {
-        if t[..p].iter().all(|c| c.is_ascii_alphabetic()) {
-            let rest = &t[p + 3..];
-            t = match rest.iter().position(|c| *c == b'/' || *c == b'?') {
-                Some(i) => &rest[i..],
-                None => b"/",
-            };
-        }
+    if let Some(rest) = after_scheme(t) {
+        t = match rest.iter().position(|c| *c == b'/' || *c == b'?') {
+            Some(i) => &rest[i..],
+            None => b"/",
+        };
     }
     let t = match t.iter().position(|c| *c == b'#') {
         Some(i) => &t[..i],

@@ -41,17 +41,9 @@ pub struct Template {
     pub params: Vec<(String, ParamType)>,
 }
 
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
-}
-
 /// The authority of an absolute-form target (`http://host:port/...`), if any.
 fn target_authority(uri: &[u8]) -> Option<&[u8]> {
-    let p = find(uri, b"://")?;
-    if !uri[..p].iter().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let rest = &uri[p + 3..];
+    let rest = apitap_http::after_scheme(uri)?;
     let end = rest
         .iter()
         .position(|c| *c == b'/' || *c == b'?')
@@ -68,15 +60,16 @@ pub fn host_of(host_header: Option<&[u8]>, uri: &[u8], server: SocketAddr) -> St
         .filter(|h| !h.is_empty());
     match raw {
         Some(h) => {
-            let h = String::from_utf8_lossy(h).to_ascii_lowercase();
+            // '@' and ":80" are ASCII, so cutting the bytes first decodes the same text.
             let h = h
-                .rsplit_once('@')
-                .map_or(h.as_str(), |(_, host)| host)
-                .to_string();
-            match h.strip_suffix(":80") {
-                Some(s) if !s.is_empty() => s.to_string(),
+                .iter()
+                .rposition(|&c| c == b'@')
+                .map_or(h, |i| &h[i + 1..]);
+            let h = match h.strip_suffix(b":80") {
+                Some(s) if !s.is_empty() => s,
                 _ => h,
-            }
+            };
+            String::from_utf8_lossy(h).to_ascii_lowercase()
         }
         None => server.to_string(),
     }

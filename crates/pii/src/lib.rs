@@ -684,46 +684,49 @@ const IP_HEADERS: &[&str] = &[
     "fastly-client-ip",
 ];
 use apitap_http::API_KEY_HEADERS as KEY_HEADERS;
-/// Headers that never carry sensitive values worth a scan.
-const PLAIN_HEADERS: &[&str] = &[
-    "host",
-    "user-agent",
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "content-type",
-    "content-length",
-    "connection",
-    "date",
-    "server",
-    "cache-control",
-    "etag",
-    "vary",
-    "transfer-encoding",
-    "content-encoding",
-    "last-modified",
-    "expires",
-    "pragma",
-    "age",
-    "keep-alive",
-    "upgrade-insecure-requests",
-    "sec-fetch-mode",
-    "sec-fetch-site",
-    "sec-fetch-dest",
-    "sec-ch-ua",
-    "sec-ch-ua-mobile",
-    "sec-ch-ua-platform",
-    "if-none-match",
-    "if-modified-since",
-    "range",
-    "content-range",
-    "accept-ranges",
-    "strict-transport-security",
-    "content-security-policy",
-    "referrer-policy",
-    "x-content-type-options",
-    "x-frame-options",
-];
+/// Headers that never carry sensitive values worth a scan (lower-case names).
+fn is_plain_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "user-agent"
+            | "accept"
+            | "accept-encoding"
+            | "accept-language"
+            | "content-type"
+            | "content-length"
+            | "connection"
+            | "date"
+            | "server"
+            | "cache-control"
+            | "etag"
+            | "vary"
+            | "transfer-encoding"
+            | "content-encoding"
+            | "last-modified"
+            | "expires"
+            | "pragma"
+            | "age"
+            | "keep-alive"
+            | "upgrade-insecure-requests"
+            | "sec-fetch-mode"
+            | "sec-fetch-site"
+            | "sec-fetch-dest"
+            | "sec-ch-ua"
+            | "sec-ch-ua-mobile"
+            | "sec-ch-ua-platform"
+            | "if-none-match"
+            | "if-modified-since"
+            | "range"
+            | "content-range"
+            | "accept-ranges"
+            | "strict-transport-security"
+            | "content-security-policy"
+            | "referrer-policy"
+            | "x-content-type-options"
+            | "x-frame-options"
+    )
+}
 
 impl Scanner {
     pub fn new() -> Scanner {
@@ -946,6 +949,9 @@ impl Scanner {
                 _ => Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase()),
             };
             let lname = &*lname;
+            if is_plain_header(lname) {
+                continue;
+            }
             let Ok(v) = std::str::from_utf8(value) else {
                 continue;
             };
@@ -998,7 +1004,7 @@ impl Scanner {
                 col.add(lname, v, m);
                 continue;
             }
-            if PLAIN_HEADERS.contains(&lname) || v.len() < 8 {
+            if v.len() < 8 {
                 continue;
             }
             let key = self.key(lname);

@@ -8,18 +8,23 @@ fn stars(n: usize) -> String {
 
 /// Keep the first `head` and last `tail` characters, at most a quarter of the value.
 fn keep(s: &str, head: usize, tail: usize) -> String {
-    let c: Vec<char> = s.chars().collect();
-    let n = c.len();
+    let n = s.chars().count();
     let budget = n / 4;
     let head = head.min(budget);
     let tail = tail.min(budget.saturating_sub(head));
-    let mut out: String = c[..head].iter().collect();
-    out.push_str(&stars(n - head - tail));
-    out.extend(&c[n - tail..]);
+    let head_end = s.char_indices().nth(head).map_or(s.len(), |(i, _)| i);
+    let tail_start = match tail {
+        0 => s.len(),
+        t => s.char_indices().rev().nth(t - 1).map_or(0, |(i, _)| i),
+    };
+    let hidden = (n - head - tail).min(12);
+    let mut out = String::with_capacity(head_end + hidden + (s.len() - tail_start));
+    out.push_str(&s[..head_end]);
+    out.extend(std::iter::repeat_n('*', hidden));
+    out.push_str(&s[tail_start..]);
     out
 }
 
-/// The redacted sample of a value of kind `k`.
 pub fn redact(k: Kind, raw: &str) -> String {
     let raw = raw.trim();
     match k {
@@ -117,5 +122,11 @@ mod tests {
         assert!(!redact(Kind::Iban, "GB82WEST12345698765432").contains("1234"));
         // Short values never show more than a quarter.
         assert_eq!(redact(Kind::ApiKey, "abc"), "***");
+        assert_eq!(redact(Kind::ApiKey, "abcdefgh"), "a******h");
+        // Characters, not bytes; at most 12 stars.
+        assert_eq!(
+            redact(Kind::BearerToken, "ñabcdefghijklmnopqrstuvwxyzé"),
+            "ñ************zé"
+        );
     }
 }
