@@ -7,8 +7,8 @@ use crate::writer::{self, Key, Records, WriterMsg};
 use apitap_capture::{Backings, Packet};
 use apitap_flow::{Defrag, DefragConfig, FlowConfig, FlowKey, FlowStats, FlowTable, TcpPacket};
 use apitap_http::{Connection, HttpConfig, HttpStats, Sink};
-use apitap_inventory::Inventory;
-use apitap_pii::Scanner;
+use apitap_inventory::{Inventory, Observed};
+use apitap_pii::{Scan, Scanner};
 use apitap_wire::{DecodeConfig, Decoded, LinkType, Transport};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io::Write;
@@ -524,6 +524,7 @@ fn worker(
     let mut sink = Sink::default();
     let mut records = Records::default();
     let mut renderer = out.is_some().then(Renderer::default);
+    let mut stages = Stages::default();
     let mut watermark = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
@@ -543,16 +544,17 @@ fn worker(
                         missing: it.d.truncated,
                     };
                     table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
-                    drain(
-                        &mut sink,
-                        &mut inv,
-                        (&scanner, &mut policy),
-                        renderer.as_mut(),
-                        it.idx,
-                        &mut records,
-                    );
+                    stages.tags.resize(sink.exchanges.len(), it.idx);
                     watermark = it.idx;
                 }
+                drain(
+                    &mut sink,
+                    &mut inv,
+                    (&scanner, &mut policy),
+                    renderer.as_mut(),
+                    (&mut stages, watermark),
+                    &mut records,
+                );
             }
             Msg::Tick { idx, ts } => {
                 table.expire(ts, &mut sink);
@@ -561,7 +563,7 @@ fn worker(
                     &mut inv,
                     (&scanner, &mut policy),
                     renderer.as_mut(),
-                    idx,
+                    (&mut stages, idx),
                     &mut records,
                 );
                 policy.expire(ts, idle_ns);
@@ -604,7 +606,7 @@ fn worker(
         &mut inv,
         (&scanner, &mut policy),
         renderer.as_mut(),
-        u64::MAX,
+        (&mut stages, u64::MAX),
         &mut records,
     );
     if let Some(tx) = &out {
@@ -622,13 +624,29 @@ fn worker(
     }
 }
 
+/// Scratch space of `drain`, kept between batches.
+#[derive(Default)]
+struct Stages {
+    /// The packet index that completed each exchange of the sink, for those whose packet
+    /// is known (the rest completed at `drain`'s `idx`).
+    tags: Vec<u64>,
+    full: Vec<bool>,
+    scans: Vec<Scan>,
+    seen: Vec<Option<Observed>>,
+}
+
 /// Count finished exchanges in the inventory and render their records.
+///
+/// A batch's exchanges go through each stage in turn (scan decision, scan, inventory,
+/// record) rather than one exchange through all of them: each stage's code stays in the
+/// instruction cache. Every stage sees the exchanges in the order they completed, so the
+/// results are those of the one-by-one order.
 fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
     (scanner, policy): (&Scanner, &mut ScanPolicy),
-    mut render: Option<&mut Renderer>,
-    idx: u64,
+    render: Option<&mut Renderer>,
+    (stages, idx): (&mut Stages, u64),
     records: &mut Records,
 ) {
     for t in sink.tls.drain(..) {
@@ -637,17 +655,37 @@ fn drain(
     for u in sink.unparsed.drain(..) {
         inv.observe_unparsed(&u);
     }
-    for (n, x) in sink.exchanges.drain(..).enumerate() {
-        let full = policy.decide(scanner, &x);
-        let scan = scanner.scan_with(&x, full);
-        let seen = inv.observe(&x, &scan);
-        if let Some(r) = render.as_deref_mut() {
-            r.record(&mut records.buf, &x, seen.as_ref(), &scan.hits);
+    let xs = &sink.exchanges;
+    stages
+        .full
+        .extend(xs.iter().map(|x| policy.decide(scanner, x)));
+    let full = &stages.full;
+    stages
+        .scans
+        .extend(xs.iter().zip(full).map(|(x, &f)| scanner.scan_with(x, f)));
+    let scans = &stages.scans;
+    stages
+        .seen
+        .extend(xs.iter().zip(scans).map(|(x, s)| inv.observe(x, s)));
+    if let Some(r) = render {
+        let mut n = 0;
+        for (i, ((x, seen), scan)) in xs.iter().zip(&stages.seen).zip(scans).enumerate() {
+            let at = stages.tags.get(i).copied().unwrap_or(idx);
+            if i > 0 && stages.tags.get(i - 1).copied().unwrap_or(idx) != at {
+                n = 0;
+            }
+            r.record(&mut records.buf, x, seen.as_ref(), &scan.hits);
             records.push(Key {
-                idx,
-                flow: crate::sampling::flow_key(&x),
-                n: n as u32,
+                idx: at,
+                flow: crate::sampling::flow_key(x),
+                n,
             });
+            n += 1;
         }
     }
+    sink.exchanges.clear();
+    stages.tags.clear();
+    stages.full.clear();
+    stages.scans.clear();
+    stages.seen.clear();
 }
