@@ -198,12 +198,16 @@ impl Pipeline {
     /// Start workers (and the exchange writer when `exchanges` is given).
     pub fn start(cfg: SensorConfig, exchanges: Option<Box<dyn Write + Send>>) -> Pipeline {
         let n = cfg.threads.max(1);
+        // Record buffers the writer is done with go back to their worker, whose next batch
+        // renders into them: no fresh pages (and page faults) for every batch.
+        let (spare_tx, spare_rx): (Vec<_>, Vec<_>) =
+            (0..n).map(|_| bounded::<Records>(writer::SPARES)).unzip();
         let (wtx, writer) = match exchanges {
             Some(out) => {
                 let (tx, rx) = bounded::<WriterMsg>(cfg.channel_depth * n);
                 let h = std::thread::Builder::new()
                     .name("apitap-writer".into())
-                    .spawn(move || writer::run(rx, n, out));
+                    .spawn(move || writer::run(rx, spare_tx, out));
                 (Some(tx), h.ok())
             }
             None => (None, None),
@@ -214,7 +218,7 @@ impl Pipeline {
         let mut shards = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         let mut gauges = Vec::with_capacity(n);
-        for id in 0..n {
+        for (id, spare) in spare_rx.into_iter().enumerate() {
             let (tx, rx) = bounded::<Msg>(cfg.channel_depth);
             let (http, wtx, max_ep, scan) = (cfg.http, wtx.clone(), cfg.max_endpoints, cfg.scan);
             let g = SharedGauges::default();
@@ -225,6 +229,7 @@ impl Pipeline {
                     let lanes = Lanes {
                         rx,
                         out: wtx,
+                        spare,
                         gauges: wg,
                     };
                     worker(id, lanes, flow, http, max_ep, scan)
@@ -505,12 +510,19 @@ fn merge_into(all: &mut Snapshot, s: Snapshot) {
 struct Lanes {
     rx: Receiver<Msg>,
     out: Option<Sender<WriterMsg>>,
+    /// Record buffers back from the writer.
+    spare: Receiver<Records>,
     gauges: SharedGauges,
 }
 
 fn worker(
     id: usize,
-    Lanes { rx, out, gauges }: Lanes,
+    Lanes {
+        rx,
+        out,
+        spare,
+        gauges,
+    }: Lanes,
     flow: FlowConfig,
     http: HttpConfig,
     max_ep: usize,
@@ -593,9 +605,10 @@ fn worker(
             };
         }
         if let Some(tx) = &out {
+            let next = spare.try_recv().unwrap_or_default();
             let _ = tx.send(WriterMsg::Items {
                 worker: id,
-                records: std::mem::take(&mut records),
+                records: std::mem::replace(&mut records, next),
                 watermark,
             });
         }

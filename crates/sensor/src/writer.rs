@@ -5,7 +5,7 @@
 //! end offset of each record, so a record costs no allocation of its own.
 
 use apitap_flow::FlowKey;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
 use std::io::Write;
 
@@ -69,11 +69,18 @@ impl Pending {
     }
 }
 
+/// Emptied record buffers held for each worker.
+pub const SPARES: usize = 4;
+/// A buffer larger than this is freed rather than handed back.
+const SPARE_MAX_BYTES: usize = 4 << 20;
+
+/// Write the workers' records in key order; `spares[w]` takes worker `w`'s emptied buffers.
 pub fn run(
     rx: Receiver<WriterMsg>,
-    workers: usize,
+    spares: Vec<Sender<Records>>,
     out: Box<dyn Write + Send>,
 ) -> std::io::Result<u64> {
+    let workers = spares.len();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let mut queues: Vec<VecDeque<Pending>> = (0..workers).map(|_| VecDeque::new()).collect();
     let mut marks: Vec<u64> = vec![0; workers];
@@ -105,7 +112,13 @@ pub fn run(
             }
             written += 1;
             if p.front().is_none() {
-                queues[w].pop_front();
+                if let Some(Pending { mut records, .. }) = queues[w].pop_front() {
+                    if records.buf.capacity() <= SPARE_MAX_BYTES {
+                        records.buf.clear();
+                        records.keys.clear();
+                        let _ = spares[w].try_send(records);
+                    }
+                }
             }
         }
         if done.iter().all(|d| *d) {
