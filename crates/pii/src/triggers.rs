@@ -110,11 +110,17 @@ fn digit_runs(b: &[u8]) -> u32 {
     let mut prev_last_digit = 0u64;
     let mut at = 0;
     while at < b.len() && bits != DIGIT_RUN | DOTTED_QUAD {
-        let mut block = [0u8; 64];
-        let n = (b.len() - at).min(64);
-        block[..n].copy_from_slice(&b[at..at + n]);
+        // Full blocks are read in place; the last one is padded with zeros (not digits).
+        let mut tail = [0u8; 64];
+        let block: &[u8; 64] = match b.get(at..at + 64).and_then(|w| w.try_into().ok()) {
+            Some(full) => full,
+            None => {
+                tail[..b.len() - at].copy_from_slice(&b[at..]);
+                &tail
+            }
+        };
         let next_digit = u64::from(b.get(at + 64).is_some_and(u8::is_ascii_digit));
-        let d = digit_mask(&block);
+        let d = digit_mask(block);
         // Single non-digits with a digit on both sides.
         let mut gaps = !d & (d << 1 | prev_last_digit) & (d >> 1 | next_digit << 63);
         let (mut sep, mut dot) = (0u64, 0u64);
@@ -217,9 +223,14 @@ fn set_json_name(names: &mut [u64; NAME_BITS / 64], before: &[u8]) {
     let limit = end.saturating_sub(64);
     while end > limit {
         let start = end.saturating_sub(8).max(limit);
-        let mut w = [0u8; 8];
-        w[8 - (end - start)..].copy_from_slice(&before[start..end]);
-        let mut x = u64::from_le_bytes(w);
+        let mut x = match <[u8; 8]>::try_from(&before[start..end]) {
+            Ok(w) => u64::from_le_bytes(w),
+            Err(_) => {
+                let mut w = [0u8; 8];
+                w[8 - (end - start)..].copy_from_slice(&before[start..end]);
+                u64::from_le_bytes(w)
+            }
+        };
         // Exact per-byte test for '"' (top bit of each matching byte; no borrows).
         let v = x ^ QUOTES;
         let quotes = !(((v & LOW7) + LOW7) | v | LOW7);
