@@ -37,7 +37,8 @@
 //!   literals each follow three or more of its values and lead to values of their own
 //!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names; Autotask's `Notes`
 //!   under `/Companies/{id}/`, then ids) or to nothing (Twitter's `/users/{id}/followers`),
-//!   none is a value;
+//!   none is a value; so too one literal further on, for literals that end the path or
+//!   lead to ids (Hetzner's `/servers/{id}/actions/reboot`, Codat's `/data/bills/{id}`);
 //! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
@@ -482,8 +483,9 @@ pub fn fold_into(learned: &mut Inventory, mut new: Inventory) -> Inventory {
     rest
 }
 
-/// Whether the literals at `pos`, right after a parameter, are names of collections that the
-/// parameter's objects hold (`pods`, `secrets` under `/namespaces/{ns}/`): nearly all of
+/// Whether the literals at `pos`, right after a parameter (or, ending the path, after a
+/// parameter and a literal: `/servers/{id}/actions/reboot`), are names of collections or
+/// actions that the parameter's objects hold (`pods`, `secrets` under `/namespaces/{ns}/`): nearly all of
 /// them (80%, at least three) each follow three or more of the parameter's values and lead
 /// to values of their own (object names: at least three, one for every other path through
 /// the literal, or ids the classifier recognised, or nothing: a collection read whole,
@@ -505,8 +507,17 @@ fn names_after_param(
         let mut children = BTreeSet::new();
         let mut id_child = false;
         let mut paths_on = 0;
-        for &i in ms.iter().filter(|&&i| is_param(&segs[i][pos - 1])) {
-            match orig[i].get(pos - 1) {
+        let mut gap = false;
+        for &i in ms {
+            // The parameter this literal follows: right before it, or before a literal
+            // right before it (Hetzner's `/servers/{id}/actions/poweron`).
+            let q = match pos {
+                p if is_param(&segs[i][p - 1]) => p - 1,
+                p if p >= 2 && is_param(&segs[i][p - 2]) => p - 2,
+                _ => continue,
+            };
+            gap |= q + 1 < pos;
+            match orig[i].get(q) {
                 Some(p) if is_param(p) => id_parents += hits[i],
                 Some(p) => {
                     parents.insert(*p);
@@ -524,8 +535,12 @@ fn names_after_param(
         }
         literals += 1;
         let many_parents = parents.len() as u64 + id_parents >= 3;
-        let own_values =
-            id_child || (children.len() >= 3 && children.len() * 2 >= paths_on) || paths_on == 0;
+        // Past a literal, only names that end the path (actions) or lead to ids (Codat's
+        // `/data/bills/{id}`): kinds leading to names of their own there are values of an
+        // enumeration as often as names (GitHub's `/orgs/{org}/packages/npm/{name}`).
+        let own_values = paths_on == 0
+            || id_child
+            || !gap && children.len() >= 3 && children.len() * 2 >= paths_on;
         if many_parents && own_values {
             collections += 1;
         }
@@ -1445,6 +1460,85 @@ mod tests {
         let learned = paths(&t);
         assert_eq!(learned.len(), 12, "{learned:?}");
         assert!(learned.iter().all(|p| !p.ends_with('}')), "{learned:?}");
+    }
+
+    #[test]
+    fn actions_under_a_parameter_and_a_literal_stay_names() {
+        // Hetzner's `POST /v1/servers/{id}/actions/poweron`, `/reboot`, ...: twenty actions,
+        // each called eight times on different servers, all answering the same envelope.
+        const ACTION: &str = r#"{"action":{"id":1,"command":"c","status":"running","progress":0}}"#;
+        let actions = [
+            "poweron",
+            "poweroff",
+            "reboot",
+            "reset",
+            "shutdown",
+            "rebuild",
+            "attach_iso",
+            "detach_iso",
+            "enable_backup",
+            "disable_backup",
+            "enable_rescue",
+            "disable_rescue",
+            "change_type",
+            "change_dns_ptr",
+            "change_protection",
+            "create_image",
+            "request_console",
+            "reset_password",
+            "attach_to_network",
+            "detach_from_network",
+        ];
+        let mut t: Vec<(&str, String, &str)> = Vec::new();
+        for (k, a) in actions.iter().enumerate() {
+            for c in 0..8 {
+                t.push((
+                    "POST",
+                    format!("/v1/servers/{}/actions/{a}", 4_000 + k * 8 + c),
+                    ACTION,
+                ));
+            }
+        }
+        let learned = endpoints(&t);
+        assert_eq!(learned.len(), 20, "{learned:?}");
+        assert!(
+            learned.iter().all(|(_, p)| !p.ends_with('}')),
+            "{learned:?}"
+        );
+        // Codat's `/companies/{id}/data/bills/{id}`, `/invoices/{id}`, ...: kinds leading
+        // to ids, each read under many companies.
+        const RECORD: &str = r#"{"id":"x","modifiedDate":"d","status":"s"}"#;
+        let kinds = [
+            "bills",
+            "invoices",
+            "customers",
+            "suppliers",
+            "journals",
+            "payments",
+            "creditNotes",
+            "directCosts",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (k, kind) in kinds.iter().enumerate() {
+            for c in 0..8 {
+                let (company, record) = (100 + k * 8 + c, 9_000 + k * 8 + c);
+                t.push((format!("/companies/{company}/data/{kind}/{record}"), RECORD));
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 8, "{learned:?}");
+        assert!(learned.contains(&"/companies/{id}/data/creditNotes/{id2}".to_string()));
+        // Branch names, each read under its own repository, are values there.
+        const BRANCH: &str = r#"{"name":"b","protected":false,"commit":{"sha":"x"}}"#;
+        let t: Vec<(String, &str)> = (0..20)
+            .map(|k| {
+                (
+                    format!("/projects/{}/branches/feature-{k}", 7_000 + k),
+                    BRANCH,
+                )
+            })
+            .collect();
+        assert_eq!(paths(&t), ["/projects/{id}/branches/{id2}"]);
     }
 
     #[test]

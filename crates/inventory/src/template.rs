@@ -243,7 +243,18 @@ fn is_token(s: &[u8]) -> bool {
     // `ContactGroups2024Archive`) change class once every four characters or so; random
     // mixed-case text about every other one. (Lower-case ids with digits, `v5taau8637`,
     // change rarely too, and stay ids.)
-    let wordy = upper > 0 && changes * 3 < alnum.len();
+    //
+    // camelCase words around a digit or two (`l3FirewallRules`, `oauth2Clients`): the
+    // letters are mostly in lower-case runs of three or more, which random text rarely is.
+    let letters = upper + lower;
+    let mut in_words = 0;
+    for run in alnum.split(|c| !c.is_ascii_lowercase()) {
+        if run.len() >= 3 {
+            in_words += run.len();
+        }
+    }
+    let camel = digits <= 2 && in_words * 4 >= letters * 3;
+    let wordy = upper > 0 && (changes * 3 < alnum.len() || camel);
     let mixed = mixed && !wordy;
     let random_alnum =
         alnum.len() >= 10 && digits >= 1 && upper + lower >= 2 && changes >= 3 && !wordy;
@@ -308,6 +319,9 @@ mod tests {
             "/sha256sums",
             "/OrganizationalLevel1s",
             "/ContactGroups2024Archive",
+            "/l3FirewallRules",
+            "/l7FirewallRules",
+            "/oauth2Clients",
         ] {
             assert_eq!(t(word), word);
         }
