@@ -36,9 +36,11 @@
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
 //!   literals each follow three or more of its values and lead to values of their own
 //!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names; Autotask's `Notes`
-//!   under `/Companies/{id}/`, then ids) or to nothing (Twitter's `/users/{id}/followers`),
-//!   none is a value; so too one literal further on, for literals that end the path or
-//!   lead to ids (Hetzner's `/servers/{id}/actions/reboot`, Codat's `/data/bills/{id}`);
+//!   under `/Companies/{id}/`, then ids) or to nothing (Twitter's `/users/{id}/followers`;
+//!   after ids the classifier recognised, also beside a path below: Loket's
+//!   `/employers/{id}/leavebalances` and its `/summary`), none is a value; so too one
+//!   literal further on, for literals that end the path or lead to ids (Hetzner's
+//!   `/servers/{id}/actions/reboot`, Codat's `/data/bills/{id}`);
 //! - **API names**: a literal that a version follows (`/apis/apps/v1`) stays;
 //! - constants (`me`, `self`, ...) and versions stay; documented endpoints never change.
 //!
@@ -507,6 +509,7 @@ fn names_after_param(
         let mut children = BTreeSet::new();
         let mut id_child = false;
         let mut paths_on = 0;
+        let mut read_whole = false;
         let mut gap = false;
         for &i in ms {
             // The parameter this literal follows: right before it, or before a literal
@@ -528,6 +531,8 @@ fn names_after_param(
                 id_child |= is_param(c);
                 children.insert(*c);
                 paths_on += 1;
+            } else {
+                read_whole = true;
             }
         }
         if parents.is_empty() && id_parents == 0 {
@@ -538,8 +543,13 @@ fn names_after_param(
         // Past a literal, only names that end the path (actions) or lead to ids (Codat's
         // `/data/bills/{id}`): kinds leading to names of their own there are values of an
         // enumeration as often as names (GitHub's `/orgs/{org}/packages/npm/{name}`).
+        // Right after ids the classifier recognised, a collection may also be read whole
+        // beside a path or two below it (Loket's `/employers/{id}/leavebalances` and its
+        // `/summary`); after learned values (slugs drawn from a pool recur under many of
+        // them: `/repos/{owner}/{repo}` and `/issues`) that says nothing.
         let own_values = paths_on == 0
             || id_child
+            || !gap && read_whole && parents.is_empty()
             || !gap && children.len() >= 3 && children.len() * 2 >= paths_on;
         if many_parents && own_values {
             collections += 1;
@@ -1539,6 +1549,41 @@ mod tests {
             })
             .collect();
         assert_eq!(paths(&t), ["/projects/{id}/branches/{id2}"]);
+    }
+
+    #[test]
+    fn collections_read_whole_beside_a_path_below_stay_names() {
+        // Loket's `/employers/{id}/departments`, `/leavebalances`, ...: twelve lists each
+        // read eight times under fresh UUIDs, all answering one envelope; four of them also
+        // have one path below (`/leavebalances/summary`).
+        const LIST: &str = r#"{"_embedded":[{"id":"x","description":"d"}],"totalSize":1}"#;
+        let names = [
+            "departments",
+            "leavebalances",
+            "proforma",
+            "employees",
+            "functions",
+            "users",
+            "notes",
+            "documents",
+            "workflows",
+            "modules",
+            "leave",
+            "emailtemplates",
+        ];
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (k, n) in names.iter().enumerate() {
+            for c in 0..8 {
+                let id = format!("3f2b8c1e-9d4a-4b7e-8f00-{:012}", k * 8 + c);
+                t.push((format!("/employers/{id}/{n}"), LIST));
+                if k % 3 == 0 && c < 2 {
+                    t.push((format!("/employers/{id}/{n}/summary"), LIST));
+                }
+            }
+        }
+        let learned = paths(&t);
+        assert_eq!(learned.len(), 16, "{learned:?}");
+        assert!(learned.contains(&"/employers/{id}/leavebalances".to_string()));
     }
 
     #[test]
