@@ -208,6 +208,17 @@ fn ethertype(
                     _ => Err(Anomaly::NotIp),
                 };
             }
+            // An IEEE 802.3 length instead of a type (also after a VLAN tag): LLC with a
+            // SNAP header (RFC 1042, or 802.1H bridge tunnelling) carries the type.
+            len if len <= 1500 => {
+                let llc = frame.get(off..off + 8).ok_or(Anomaly::TruncatedLink)?;
+                if llc[..3] != [0xaa, 0xaa, 0x03] || !matches!(llc[3..6], [0, 0, 0] | [0, 0, 0xf8])
+                {
+                    return Err(Anomaly::NotIp);
+                }
+                proto = u16::from_be_bytes([llc[6], llc[7]]);
+                off += 8;
+            }
             _ => return Err(Anomaly::NotIp),
         }
     }

@@ -211,3 +211,41 @@ fn pppoe_with_two_byte_and_compressed_protocol_fields() {
     f.extend_from_slice(ip);
     assert!(decode(LinkType::ETHERNET, &f, &cfg()).is_err());
 }
+
+#[test]
+fn ieee_802_3_frames_with_llc_snap() {
+    let inner = tcp_frame(b"GET / HTTP/1.1\r\n\r\n");
+    let ip = &inner[14..];
+    let frame = |tag: &[u8], llc: &[u8]| {
+        let mut f = inner[..12].to_vec();
+        f.extend_from_slice(tag);
+        f.extend_from_slice(&((ip.len() + 8) as u16).to_be_bytes());
+        f.extend_from_slice(llc);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(ip);
+        f
+    };
+    // Plain, behind an 802.1Q tag, and with the 802.1H bridge-tunnel OUI.
+    for (tag, oui) in [
+        (&[][..], [0, 0, 0]),
+        (&[0x81, 0x00, 0x00, 0x07][..], [0, 0, 0]),
+        (&[][..], [0, 0, 0xf8]),
+    ] {
+        let f = frame(tag, &[0xaa, 0xaa, 0x03, oui[0], oui[1], oui[2]]);
+        let d = decode(LinkType::ETHERNET, &f, &cfg()).expect("decodes");
+        assert_eq!(d.payload(&f), b"GET / HTTP/1.1\r\n\r\n", "{tag:?} {oui:?}");
+    }
+    // Other LLC payloads (spanning tree, NetBIOS) are not IP.
+    let stp = frame(&[], &[0x42, 0x42, 0x03, 0, 0, 0]);
+    assert!(matches!(
+        decode(LinkType::ETHERNET, &stp, &cfg()),
+        Err(Anomaly::NotIp)
+    ));
+    // A length with too few bytes after it is a truncated link header.
+    let mut short = inner[..12].to_vec();
+    short.extend_from_slice(&[0x00, 0x40, 0xaa, 0xaa]);
+    assert!(matches!(
+        decode(LinkType::ETHERNET, &short, &cfg()),
+        Err(Anomaly::TruncatedLink)
+    ));
+}
