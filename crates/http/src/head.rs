@@ -144,6 +144,28 @@ const METHODS: &[&[u8]] = &[
     b"BPROPFIND",
     b"POLL",
     b"SOURCE",
+    // The safe method with a body (draft-ietf-httpbis-safe-method-w-body), and the rest of
+    // IANA's method registry.
+    b"QUERY",
+    b"ACL",
+    b"BIND",
+    b"REBIND",
+    b"UNBIND",
+    b"CHECKIN",
+    b"CHECKOUT",
+    b"UNCHECKOUT",
+    b"MERGE",
+    b"LABEL",
+    b"UPDATE",
+    b"MKACTIVITY",
+    b"MKCALENDAR",
+    b"MKREDIRECTREF",
+    b"MKWORKSPACE",
+    b"ORDERPATCH",
+    b"UPDATEREDIRECTREF",
+    b"VERSION-CONTROL",
+    b"BASELINE-CONTROL",
+    b"UNSUBSCRIBE",
 ];
 
 /// Whether `b` plausibly starts a request line; `None` when more bytes are needed to say.
