@@ -293,12 +293,15 @@ impl Half {
         let room = cfg.max_head_bytes.saturating_sub(old);
         let take = input.len().min(room);
         self.buf.extend_from_slice(&input[..take]);
-        if old < 24 && self.starts_message(&self.buf) == Some(false) && self.http09_answer {
+        if old < head::PROBE_BYTES
+            && self.starts_message(&self.buf) == Some(false)
+            && self.http09_answer
+        {
             self.buf.clear();
             self.kill();
             return None;
         }
-        if old < 24 && self.starts_message(&self.buf) == Some(false) {
+        if old < head::PROBE_BYTES && self.starts_message(&self.buf) == Some(false) {
             // Not a message after all: drop the buffered bytes and rescan this input.
             self.buf.truncate(old);
             self.buf.clear();

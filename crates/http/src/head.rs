@@ -179,13 +179,46 @@ pub fn request_start(b: &[u8], known_methods_only: bool) -> Option<bool> {
         return Some(false);
     }
     if known_methods_only {
-        return Some(METHODS.iter().any(|m| m.eq_ignore_ascii_case(&b[..sp])));
+        if METHODS.iter().any(|m| m.eq_ignore_ascii_case(&b[..sp])) {
+            return Some(true);
+        }
+        return custom_method_line(b, sp);
     }
     Some(
         b[..sp]
             .iter()
             .all(|c| c.is_ascii_alphabetic() || *c == b'-' || *c == b'_'),
     )
+}
+
+/// Bytes within which a message start is decided (see [`request_start`]).
+pub const PROBE_BYTES: usize = 256;
+
+/// A method outside the registry (`CCM_POST`, vendor verbs) starts a request where only
+/// known methods may only when the rest of the line reads as HTTP: an upper-case token, an
+/// origin-form or `*` target, and `HTTP/1.` on the line (`CCM_POST / HTTP/1.1`, or run into
+/// the target as in `CCM_POST /HTTP/1.1`). Decided within [`PROBE_BYTES`].
+fn custom_method_line(b: &[u8], sp: usize) -> Option<bool> {
+    let method = &b[..sp];
+    if sp > 20
+        || !method.iter().any(u8::is_ascii_uppercase)
+        || !method
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+    {
+        return Some(false);
+    }
+    match b.get(sp + 1) {
+        None => return None,
+        Some(b'/' | b'*') => {}
+        Some(_) => return Some(false),
+    }
+    let window = &b[..b.len().min(PROBE_BYTES)];
+    match memchr::memchr(b'\n', window) {
+        Some(nl) => Some(memchr::memmem::find(&window[sp..nl], b"HTTP/1.").is_some()),
+        None if b.len() < PROBE_BYTES => None,
+        None => Some(false),
+    }
 }
 
 /// Whether `b` plausibly starts a status line; `None` when more bytes are needed.

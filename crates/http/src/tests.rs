@@ -603,6 +603,32 @@ mod as_servers_speak {
     use super::*;
 
     #[test]
+    fn custom_methods_open_a_stream_only_on_an_http_request_line() {
+        // Zeek's methods trace: a vendor verb, with the version, and run into the target.
+        for req in [
+            &b"CCM_POST / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"CCM_POST /HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            let out = run(&[Ev::C(req), Ev::S(OK, req.len() as u64)], false);
+            let get = [&b"GET"[..], &req[8..]].concat();
+            let as_get = run(&[Ev::C(&get), Ev::S(OK, get.len() as u64)], false);
+            assert_eq!(out[0].0.as_deref(), Some("CCM_POST"), "{req:?} {out:?}");
+            assert_eq!(out[0].1, as_get[0].1);
+            assert_eq!(out[1..], as_get[1..], "{req:?} read as a GET would be");
+        }
+        // Other protocols' upper-case verbs are not HTTP requests.
+        for (req, answer) in [
+            (&b"EHLO mail.example.com\r\n"[..], &b"250 ok\r\n"[..]),
+            (b"USER /home/alice\r\n", b"331 password\r\n"),
+            (b"XFER /file.bin\r\nsize 10\r\n", b"OK\r\n"),
+        ] {
+            let s = run_split(&[Ev::C(req), Ev::S(answer, req.len() as u64)], false, 3);
+            assert!(s.exchanges.is_empty(), "{req:?}");
+            assert_eq!(s.stats.http_streams, 0, "{req:?}");
+        }
+    }
+
+    #[test]
     fn query_method_with_a_body_is_a_request_from_the_first_byte_and_after_a_gap() {
         // QUERY (draft-ietf-httpbis-safe-method-w-body) opens the stream, where only known
         // methods start a request, and follows a gap, where we resynchronise on them.
