@@ -6,9 +6,10 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-// 0.977 before request targets were redacted (3 transactions, docs/conformance.md).
-const MIN_AGREEMENT: f64 = 0.9765;
-const MIN_PRECISION: f64 = 0.97;
+// 0.977 before request targets were redacted (3 transactions, docs/conformance.md); 0.9802
+// with 802.3/LLC frames, custom methods and servers that speak first.
+const MIN_AGREEMENT: f64 = 0.98;
+const MIN_PRECISION: f64 = 0.975;
 
 #[test]
 fn corpus_conformance() {

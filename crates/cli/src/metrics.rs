@@ -276,6 +276,7 @@ pub fn render(t: &Totals, active_flows: u64, x: &Extra) -> String {
         ("cl_te_conflicts", h.cl_te_conflicts),
         ("resyncs", h.resyncs),
         ("orphan_responses", h.orphan_responses),
+        ("early_responses", h.early_responses),
         ("unanswered_requests", h.unanswered_requests),
         ("unparsed_streams", h.unparsed_streams),
     ] {

@@ -187,6 +187,11 @@ impl Stream {
         self.fin_at.is_some_and(|f| self.next >= f)
     }
 
+    /// The raw sequence number of the next byte to deliver (after a FIN: the FIN's).
+    pub fn next_seq(&self) -> Option<u32> {
+        self.base.map(|b| b.wrapping_add(self.next as u32))
+    }
+
     /// The sequence number of the SYN, if this stream saw one.
     pub fn syn_seq(&self) -> Option<u32> {
         self.base

@@ -91,6 +91,8 @@ pub struct FlowStats {
     pub flows_dropped_table_full: u64,
     /// Segments without payload for a flow we do not track (late ACKs, FINs).
     pub segments_without_flow: u64,
+    /// Retransmitted data of a connection already closed by FIN or RST, dropped.
+    pub segments_after_close: u64,
     pub max_active_flows: u64,
     pub streams: StreamCounters,
 }
@@ -108,6 +110,7 @@ impl FlowStats {
         self.closed_end += o.closed_end;
         self.flows_dropped_table_full += o.flows_dropped_table_full;
         self.segments_without_flow += o.segments_without_flow;
+        self.segments_after_close += o.segments_after_close;
         self.max_active_flows = self.max_active_flows.max(o.max_active_flows);
         self.streams.add(&o.streams);
     }
@@ -125,11 +128,26 @@ struct Flow<H> {
 /// Flows that never carried a byte (handshakes, scans, SYN floods) close after this long.
 pub const EMPTY_FLOW_TIMEOUT_NS: u64 = 30 * 1_000_000_000;
 
+/// How long a connection closed by FIN or RST is remembered (TCP's TIME_WAIT is 2 x 30 s
+/// to 2 x 2 min): a retransmission of its last data must not open a new flow.
+pub const CLOSED_FLOW_MEMORY_NS: u64 = 30 * 1_000_000_000;
+
+/// A connection closed by FIN or RST: where each direction ended.
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    orig: SocketAddr,
+    /// Raw sequence number just past each direction's delivered bytes (orig, resp).
+    end: [Option<u32>; 2],
+    ts: u64,
+}
+
 /// All flows of one worker.
 #[derive(Debug)]
 pub struct FlowTable<H> {
     /// Boxed: growing the map moves pointers, not flows.
     map: HashMap<FlowKey, Box<Flow<H>>, foldhash::fast::RandomState>,
+    /// Recently closed connections, at most a quarter of `max_flows`.
+    closed: HashMap<FlowKey, Closed, foldhash::fast::RandomState>,
     cfg: FlowConfig,
     ooo_total: usize,
     pub stats: FlowStats,
@@ -139,6 +157,7 @@ impl<H: Handler> FlowTable<H> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             map: HashMap::default(),
+            closed: HashMap::default(),
             cfg,
             ooo_total: 0,
             stats: FlowStats::default(),
@@ -175,6 +194,20 @@ impl<H: Handler> FlowTable<H> {
             if p.payload.is_empty() && p.missing == 0 && !fl.syn() {
                 self.stats.segments_without_flow += 1;
                 return;
+            }
+            if let Some(c) = self.closed.remove(&key) {
+                // Data that ends where the closed connection's direction ended, or before, is
+                // a retransmission of it (the FIN takes one sequence number); anything else
+                // (a SYN, data beyond) is a new connection on the same ports.
+                let d = usize::from(p.src != c.orig);
+                let end = p.tcp.seq.wrapping_add(p.payload.len() as u32 + p.missing);
+                let stale = !fl.syn()
+                    && c.end[d].is_some_and(|e| (e.wrapping_add(1).wrapping_sub(end) as i32) >= 0);
+                if stale {
+                    self.stats.segments_after_close += 1;
+                    self.closed.insert(key, c);
+                    return;
+                }
             }
             if self.map.len() >= self.cfg.max_flows {
                 self.stats.flows_dropped_table_full += 1;
@@ -291,6 +324,8 @@ impl<H: Handler> FlowTable<H> {
         for k in idle {
             self.close(&k, CloseReason::Timeout, out);
         }
+        let forget = now.saturating_sub(CLOSED_FLOW_MEMORY_NS);
+        self.closed.retain(|_, c| c.ts >= forget);
     }
 
     /// Close every flow, in key order (end of input).
@@ -307,6 +342,19 @@ impl<H: Handler> FlowTable<H> {
             return;
         };
         let ctx = flow.ctx;
+        if matches!(reason, CloseReason::Fin | CloseReason::Reset)
+            && self.closed.len() < self.cfg.max_flows / 4
+        {
+            let end = [flow.streams[0].next_seq(), flow.streams[1].next_seq()];
+            self.closed.insert(
+                *key,
+                Closed {
+                    orig: ctx.orig,
+                    end,
+                    ts: ctx.last_ts,
+                },
+            );
+        }
         let [s0, s1] = &mut flow.streams;
         match flow.handler.as_deref_mut() {
             Some(h) => {

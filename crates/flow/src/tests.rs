@@ -185,3 +185,144 @@ fn inconsistent_overlap_with_held_data_is_counted_first_copy_kept() {
     assert_eq!(got, b"helloworld");
     assert_eq!(s.counters.inconsistent_overlaps, 1);
 }
+
+mod table {
+    //! The flow table around the streams: opening, closing, and what comes after a close.
+    use crate::{CloseReason, Delivery, Dir, FlowConfig, FlowCtx, FlowTable, Handler, TcpPacket};
+    use apitap_wire::{TcpFlags, TcpMeta};
+    use std::net::SocketAddr;
+
+    /// Every byte each flow delivered, and how it closed, in order of closing.
+    #[derive(Default)]
+    struct Log {
+        flows: Vec<(Vec<u8>, CloseReason)>,
+    }
+    #[derive(Default)]
+    struct Rec(Vec<u8>);
+    impl Handler for Rec {
+        type Out = Log;
+        fn on_delivery(&mut self, _: &FlowCtx, _: Dir, d: Delivery<'_>, _: &mut Log) {
+            if let Delivery::Data { data, .. } = d {
+                self.0.extend_from_slice(data);
+            }
+        }
+        fn on_close(&mut self, _: &FlowCtx, r: CloseReason, out: &mut Log) {
+            out.flows.push((std::mem::take(&mut self.0), r));
+        }
+    }
+
+    fn seg(
+        t: &mut FlowTable<Rec>,
+        log: &mut Log,
+        ts: u64,
+        client: bool,
+        seq: u32,
+        flags: u8,
+        data: &[u8],
+    ) {
+        let c: SocketAddr = "10.0.0.1:40000".parse().expect("addr");
+        let s: SocketAddr = "10.0.0.2:80".parse().expect("addr");
+        let (src, dst) = if client { (c, s) } else { (s, c) };
+        let p = TcpPacket {
+            ts: ts * 1_000_000_000,
+            src,
+            dst,
+            tunnel: 0,
+            tcp: TcpMeta {
+                src_port: src.port(),
+                dst_port: dst.port(),
+                seq,
+                ack: 0,
+                flags: TcpFlags(flags),
+                window: 512,
+            },
+            payload: data,
+            missing: 0,
+        };
+        t.packet(&p, |_| Rec::default(), log);
+    }
+
+    #[test]
+    fn retransmissions_after_a_close_open_no_flow_but_a_new_connection_does() {
+        const S: u8 = TcpFlags::SYN;
+        const A: u8 = TcpFlags::ACK;
+        const F: u8 = TcpFlags::FIN;
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut log = Log::default();
+        seg(&mut t, &mut log, 1, true, 99, S, b"");
+        seg(&mut t, &mut log, 1, false, 499, S | A, b"");
+        seg(&mut t, &mut log, 1, true, 100, A, b"GET / HTTP/1.1\r\n\r\n");
+        seg(
+            &mut t,
+            &mut log,
+            1,
+            false,
+            500,
+            A,
+            b"HTTP/1.1 200 OK\r\n\r\n",
+        );
+        seg(&mut t, &mut log, 2, false, 519, F | A, b"");
+        seg(&mut t, &mut log, 2, true, 118, F | A, b"");
+        assert_eq!(t.active(), 0);
+        // The client's request again (a lost ACK), then its FIN with the data: dropped.
+        seg(&mut t, &mut log, 3, true, 100, A, b"GET / HTTP/1.1\r\n\r\n");
+        seg(
+            &mut t,
+            &mut log,
+            4,
+            true,
+            100,
+            F | A,
+            b"GET / HTTP/1.1\r\n\r\n",
+        );
+        assert_eq!(t.active(), 0);
+        assert_eq!(t.stats.segments_after_close, 2);
+        // Data past where the connection ended is a new one, picked up mid-stream.
+        seg(
+            &mut t,
+            &mut log,
+            5,
+            true,
+            5000,
+            A,
+            b"GET /next HTTP/1.1\r\n\r\n",
+        );
+        assert_eq!(t.active(), 1);
+        t.flush(&mut log);
+        // A new SYN on the same ports after a close is a new connection.
+        seg(&mut t, &mut log, 6, true, 9000, S, b"");
+        seg(
+            &mut t,
+            &mut log,
+            6,
+            true,
+            9001,
+            A,
+            b"GET /again HTTP/1.1\r\n\r\n",
+        );
+        t.flush(&mut log);
+        let seen: Vec<&[u8]> = log.flows.iter().map(|f| &f.0[..]).collect();
+        assert_eq!(
+            seen,
+            [
+                &b"GET / HTTP/1.1\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"[..],
+                b"GET /next HTTP/1.1\r\n\r\n",
+                b"GET /again HTTP/1.1\r\n\r\n"
+            ]
+        );
+        assert_eq!(log.flows[0].1, CloseReason::Fin);
+        // Forgotten after a while: late data then opens a flow again.
+        t.expire(200 * 1_000_000_000, &mut log);
+        seg(
+            &mut t,
+            &mut log,
+            201,
+            true,
+            100,
+            A,
+            b"GET / HTTP/1.1\r\n\r\n",
+        );
+        assert_eq!(t.active(), 1);
+        assert_eq!(t.stats.segments_after_close, 2);
+    }
+}

@@ -54,6 +54,9 @@ pub struct Connection {
     sniff: Option<Box<Sniff>>,
     /// Payload bytes seen in both directions.
     bytes: u64,
+    /// Raw sequence number of each direction's first byte, when the handshake was seen and
+    /// data arrived from the stream's start.
+    start_seq: [Option<u32>; 2],
 }
 
 /// The first bytes of each direction, to recognise TLS and other protocols.
@@ -136,6 +139,7 @@ impl Connection {
             orphan_ack: None,
             sniff: Some(Box::default()),
             bytes: 0,
+            start_seq: [None, None],
         }
     }
 
@@ -180,6 +184,9 @@ impl Connection {
         out: &mut Sink,
     ) {
         let d = dir.idx();
+        if offset == 0 && ctx.saw_syn && self.start_seq[d].is_none() {
+            self.start_seq[d] = Some(seq);
+        }
         self.halves[d].pos = offset;
         self.halves[d].pos_seq = Some(seq);
         let mut input = data;
@@ -297,9 +304,26 @@ impl Connection {
         }
     }
 
-    /// Slot for a new request: a held response the server sent after seeing this request's
-    /// first byte, else a new slot at the end.
+    /// Slot for a new request: the response a server sent first (below), else a new slot at
+    /// the end.
     fn attach_request(&mut self, ctx: &FlowCtx, seq: u32, method: String, out: &mut Sink) -> u64 {
+        // The server spoke first: with the handshake seen, the only response so far was sent
+        // before any client byte arrived (its ACK is the client's first sequence number), and
+        // this request opens the client's stream. The client reads that response as the
+        // answer to this request, so we pair them, as Arkime and tshark do, and count it:
+        // pushing a response ahead of the request is an IDS evasion (CVE-2018-6794). A lost
+        // first request cannot fake this: its response would acknowledge its bytes.
+        let opens = self.client.and_then(|c| self.start_seq[c.idx()]) == Some(seq);
+        if opens {
+            if let [t] = self.txns.make_contiguous() {
+                if t.method.is_none() && t.resp_started && t.resp_ack == Some(seq) {
+                    t.method = Some(method);
+                    t.req_seq = Some(seq);
+                    out.stats.early_responses += 1;
+                    return t.id;
+                }
+            }
+        }
         if self.txns.len() >= self.cfg.max_pending {
             out.stats.pending_overflow += 1;
             if let Some(t) = self.txns.pop_front() {
@@ -539,14 +563,16 @@ impl Connection {
     /// Emit finished transactions from the front, keeping request order. A response with no
     /// request waits until the client stream has passed what the server had acknowledged.
     fn emit_ready(&mut self, ctx: &FlowCtx, out: &mut Sink) {
-        let client_seq = self.client.and_then(|c| self.halves[c.idx()].pos_seq);
+        let client_seq = self.client.and_then(|c| self.halves[c.idx()].unread_seq());
+        let client_start = self.client.and_then(|c| self.start_seq[c.idx()]);
         // Until the client stream has seen any byte, a held response may still get its request
         // (a mirror can deliver it first), unless the client stays silent for several
         // responses (a one-directional capture).
         let patience = self.txns.len() < 16;
         while let Some(t) = self.txns.front() {
             let waiting = match (t.resp_ack, client_seq) {
-                (Some(a), Some(p)) => after(a, p),
+                // A server that spoke first waits for the opening request's head.
+                (Some(a), Some(p)) => after(a, p) || (a == p && client_start == Some(a)),
                 (_, None) => patience,
                 (None, Some(_)) => false,
             };

@@ -107,6 +107,16 @@ impl Half {
         }
     }
 
+    /// Raw sequence number of the first byte not yet read into a message: the start of a
+    /// head still being gathered, else the next byte.
+    pub fn unread_seq(&self) -> Option<u32> {
+        if self.buf.is_empty() {
+            self.pos_seq
+        } else {
+            Some(self.buf_seq)
+        }
+    }
+
     pub fn kill(&mut self) {
         self.state = State::Dead;
         self.buf = Vec::new();

@@ -219,6 +219,9 @@ pub struct HttpStats {
     pub decode_too_deep: u64,
     /// TLS hellos not read because the sniffing budget was spent.
     pub sniff_budget_exhausted: u64,
+    /// Responses sent before any byte of the request they were paired with (the server
+    /// spoke first after the handshake; an IDS evasion).
+    pub early_responses: u64,
 }
 
 macro_rules! add_all {
@@ -258,7 +261,8 @@ impl HttpStats {
             decode_bombs,
             decode_unsupported,
             decode_too_deep,
-            sniff_budget_exhausted
+            sniff_budget_exhausted,
+            early_responses
         );
     }
 }

@@ -293,6 +293,29 @@ fn lost_request_leaves_an_orphan_response() {
 }
 
 #[test]
+fn a_server_that_speaks_first_is_paired_with_the_opening_request_and_counted() {
+    // CVE-2018-6794: right after the handshake the server sends its response, acknowledging
+    // no client byte; the client then sends its request and reads that response.
+    let evs = [Ev::S(OK, 0), Ev::C(GET)];
+    assert_eq!(run(&evs, true), vec![r("GET", "/api/users/1", 200, 0, 14)]);
+    assert_eq!(run_split(&evs, true, 0).stats.early_responses, 1);
+    // Without the handshake, offset 0 is not the client's first byte: no pairing.
+    let out = run(&evs, false);
+    assert_eq!(out.len(), 2, "{out:?}");
+    // Nor when the client's first request was lost: the response acknowledged its bytes,
+    // which is exactly where the next request starts.
+    let lost = GET.len() as u64;
+    let evs = [Ev::S(OK, lost), Ev::Gap(Dir::Orig, lost), Ev::C(GET)];
+    let out = run(&evs, true);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out.iter().all(|r| r.0.is_none() || r.2.is_none()),
+        "{out:?}"
+    );
+    assert_eq!(run_split(&evs, true, 0).stats.early_responses, 0);
+}
+
+#[test]
 fn midstream_pickup_resyncs() {
     let tail = b"rest of a previous body\r\nmore\r\n";
     let resp = [&tail[..], OK].concat();

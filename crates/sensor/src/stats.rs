@@ -187,7 +187,7 @@ impl Totals {
             "flows": f.flows, "flows_midstream": f.flows_midstream,
             "closed_fin": f.closed_fin, "closed_rst": f.closed_rst, "closed_timeout": f.closed_timeout,
             "closed_reused": f.closed_reused, "closed_end": f.closed_end,
-            "flows_dropped_table_full": f.flows_dropped_table_full, "segments_without_flow": f.segments_without_flow,
+            "flows_dropped_table_full": f.flows_dropped_table_full, "segments_without_flow": f.segments_without_flow, "segments_after_close": f.segments_after_close,
             "retransmitted_segments": s.retransmitted_segments, "overlap_bytes": s.overlap_bytes,
             "ooo_segments": s.ooo_segments, "gaps": s.gaps, "gap_bytes": s.gap_bytes,
             "ooo_cap_gaps": s.ooo_cap_gaps, "truncation_gaps": s.truncation_gaps,
@@ -196,7 +196,8 @@ impl Totals {
         m.insert("http".into(), json!({
             "requests": h.requests, "responses": h.responses, "interim_responses": h.interim_responses,
             "exchanges": h.exchanges, "unanswered_requests": h.unanswered_requests,
-            "orphan_responses": h.orphan_responses, "http_streams": h.http_streams,
+            "orphan_responses": h.orphan_responses, "early_responses": h.early_responses,
+            "http_streams": h.http_streams,
             "unparsed_streams": h.unparsed_streams, "upgrades": h.upgrades, "connect_tunnels": h.connect_tunnels,
             "gaps": h.gaps, "resyncs": h.resyncs, "resync_skipped_bytes": h.resync_skipped_bytes,
             "head_too_large": h.head_too_large, "too_many_headers": h.too_many_headers,
