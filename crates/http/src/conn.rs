@@ -280,6 +280,10 @@ impl Connection {
                 // Responses may have been lost or garbled since the last one.
                 self.resp_gap |= std::mem::take(&mut self.halves[d].damaged);
                 let idx = self.attach_response(ack);
+                let start = self.client.and_then(|c| self.start_seq[c.idx()]);
+                if ack.is_some() && ack == start && self.txns[idx].method.is_some() {
+                    out.stats.early_responses += 1;
+                }
                 let txn = &mut self.txns[idx];
                 txn.resp_ack = ack;
                 txn.resp_started = true;
@@ -354,8 +358,12 @@ impl Connection {
 
     /// Slot for a new final response: the oldest open request the server had seen.
     fn attach_response(&mut self, ack: Option<u32>) -> usize {
+        // A response acknowledging none of the client's stream after a handshake (a server
+        // that speaks first, or a response injected on its behalf) answers the opening
+        // request, as the client reads it.
+        let start = self.client.and_then(|c| self.start_seq[c.idx()]);
         let seen = |t: &Txn| match (ack, t.req_seq) {
-            (Some(a), Some(o)) => after(a, o),
+            (Some(a), Some(o)) => after(a, o) || (a == o && start == Some(o)),
             _ => true,
         };
         // After damage on the response side, a request cannot be the one answered if the

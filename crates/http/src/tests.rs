@@ -299,6 +299,14 @@ fn a_server_that_speaks_first_is_paired_with_the_opening_request_and_counted() {
     let evs = [Ev::S(OK, 0), Ev::C(GET)];
     assert_eq!(run(&evs, true), vec![r("GET", "/api/users/1", 200, 0, 14)]);
     assert_eq!(run_split(&evs, true, 0).stats.early_responses, 1);
+    // The same response after the request (injected, acknowledging none of it; curl took
+    // it in Zeek's tcp-synack-curl-jsonip trace) answers it too.
+    let after_req = [Ev::C(GET), Ev::S(OK, 0)];
+    assert_eq!(
+        run(&after_req, true),
+        vec![r("GET", "/api/users/1", 200, 0, 14)]
+    );
+    assert_eq!(run_split(&after_req, true, 0).stats.early_responses, 1);
     // Without the handshake, offset 0 is not the client's first byte: no pairing.
     let out = run(&evs, false);
     assert_eq!(out.len(), 2, "{out:?}");
