@@ -5,8 +5,10 @@
 //! It runs on the merged inventory, so it sees all traffic and its result does not depend
 //! on thread count or packet order. For each (host, prefix) node and position, across
 //! methods and path lengths:
-//! - **values come and go**: at least 8 distinct literals, 60% of them seen at most twice,
-//!   make a value position, shape or not (a `DELETE` answering 204 has none); literals
+//! - **values come and go**: at least 8 distinct literals, 60% of them seen at most twice
+//!   (right after an id the classifier recognised, once: sparse traffic calls each name
+//!   there once or twice), make a value position, shape or not (a `DELETE` answering 204
+//!   has none); literals
 //!   called at most twice the median join, busier ones join when they lead to the same
 //!   sub-paths as the others (80% of theirs, at least two) and answer alike there, so
 //!   `/gists/public` beside `/gists/{id}` stays;
@@ -34,7 +36,8 @@
 //!   elsewhere is a name beside the values (`/user/codespaces/secrets/{name}` beside
 //!   `/user/codespaces/{name}/start`), learned below like any other;
 //! - **names of what a parameter's objects hold**: right after a parameter, when nearly all
-//!   literals each follow three or more of its values and lead to values of their own
+//!   literals each follow three or more of its values (two, under ids the classifier
+//!   recognised) and lead to values of their own
 //!   (`pods`, `secrets` under `/namespaces/{ns}/`, then object names; Autotask's `Notes`
 //!   under `/Companies/{id}/`, then ids) or to nothing (Twitter's `/users/{id}/followers`;
 //!   after ids the classifier recognised, also beside a path below: Loket's
@@ -225,7 +228,17 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                 // position, shape or not. Otherwise the parameters already there (from the
                 // classifier or an earlier round) are the reference.
                 let thin_node = thin(members);
-                let base: BTreeSet<&str> = match view.value_position() {
+                // Right after ids the classifier recognised, literals name what the object
+                // holds (`/employers/{id}/departments`) far more often than they are values of
+                // a second parameter, and sparse traffic calls each name only a few times:
+                // there values come and go only when most were seen once (DocuSign's
+                // `/signatures/{id}/{imageType}`).
+                let after_id = pos > 0
+                    && members
+                        .iter()
+                        .all(|&i| orig[i].get(pos - 1).is_some_and(|p| is_param(p)));
+                let light_max = if after_id { 1 } else { 2 };
+                let base: BTreeSet<&str> = match view.value_position(light_max) {
                     Some(cap) if !thin_node => {
                         let light: BTreeSet<&str> = view
                             .hits
@@ -539,7 +552,10 @@ fn names_after_param(
             continue;
         }
         literals += 1;
-        let many_parents = parents.len() as u64 + id_parents >= 3;
+        // Under ids the classifier recognised, two calls are enough: a value of a second
+        // parameter rarely recurs under two objects, a name does under every one.
+        let many_parents =
+            parents.len() as u64 + id_parents >= 3 || parents.is_empty() && id_parents >= 2;
         // Past a literal, only names that end the path (actions) or lead to ids (Codat's
         // `/data/bills/{id}`): kinds leading to names of their own there are values of an
         // enumeration as often as names (GitHub's `/orgs/{org}/packages/npm/{name}`).
@@ -625,14 +641,20 @@ impl<'a> Node<'a> {
     }
 
     /// A position where values come and go: at least [`MIN_LIGHT_VALUES`] of them and most
-    /// (60%) seen at most twice. Static names (`/v1/customers`, `/v1/invoices`) are each
-    /// called by every request to the operations under them. Returns the count up to which
-    /// a value belongs to the parameter: twice the median, at least 2; busier names stay.
-    fn value_position(&self) -> Option<u64> {
+    /// (60%) seen at most `light_max` times (twice; once right after an id). Static names
+    /// (`/v1/customers`, `/v1/invoices`) are each called by every request to the operations
+    /// under them. Returns the count up to which a value belongs to the parameter: twice the
+    /// median, at least 2 (right after an id, once); busier names stay.
+    fn value_position(&self, light_max: u64) -> Option<u64> {
         let n = self.hits.len();
-        let light = self.hits.values().filter(|h| **h <= 2).count();
-        (n >= MIN_LIGHT_VALUES && light * 10 >= n * 6)
-            .then(|| (2 * self.median_of(&self.hits.keys().copied().collect())).max(2))
+        let light = self.hits.values().filter(|h| **h <= light_max).count();
+        (n >= MIN_LIGHT_VALUES && light * 10 >= n * 6).then(|| {
+            if light_max < 2 {
+                light_max
+            } else {
+                (2 * self.median_of(&self.hits.keys().copied().collect())).max(2)
+            }
+        })
     }
 
     /// The median count of `vals`.
@@ -1549,6 +1571,41 @@ mod tests {
             })
             .collect();
         assert_eq!(paths(&t), ["/projects/{id}/branches/{id2}"]);
+    }
+
+    #[test]
+    fn sparse_traffic_after_an_id_keeps_names_and_finds_values_seen_once() {
+        // Loket at two calls per operation: a dozen lists under an employer, each read twice
+        // (under two employers), all answering one envelope: names, not values.
+        const LIST: &str = r#"{"_embedded":[{"id":"x","description":"d"}],"totalSize":1}"#;
+        let names = [
+            "departments",
+            "functions",
+            "users",
+            "notes",
+            "documents",
+            "workflows",
+            "modules",
+            "leave",
+            "emailtemplates",
+            "customfields",
+            "contractcodes",
+            "logo",
+        ];
+        let uuid = |n: usize| format!("3f2b8c1e-9d4a-4b7e-8f00-{n:012}");
+        let mut t: Vec<(String, &str)> = Vec::new();
+        for (k, n) in names.iter().enumerate() {
+            for c in 0..2 {
+                t.push((format!("/employers/{}/{n}", uuid(k * 2 + c)), LIST));
+            }
+        }
+        assert_eq!(paths(&t).len(), names.len(), "{:?}", paths(&t));
+        // DocuSign's `/signatures/{id}/{imageType}`: ten values, each seen once.
+        const IMAGE: &str = r#"{"imageType":"x","bytes":1,"format":"png"}"#;
+        let t: Vec<(String, &str)> = (0..10)
+            .map(|k| (format!("/signatures/{}/{}", uuid(100 + k), names[k]), IMAGE))
+            .collect();
+        assert_eq!(paths(&t), ["/signatures/{id}/{id2}"]);
     }
 
     #[test]
