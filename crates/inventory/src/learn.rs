@@ -5,13 +5,12 @@
 //! It runs on the merged inventory, so it sees all traffic and its result does not depend
 //! on thread count or packet order. For each (host, prefix) node and position, across
 //! methods and path lengths:
-//! - **values come and go**: at least 8 distinct literals, 60% of them seen at most twice
-//!   (right after an id the classifier recognised, once: sparse traffic calls each name
-//!   there once or twice), make a value position, shape or not (a `DELETE` answering 204
-//!   has none); literals
-//!   called at most twice the median join, busier ones join when they lead to the same
-//!   sub-paths as the others (80% of theirs, at least two) and answer alike there, so
-//!   `/gists/public` beside `/gists/{id}` stays;
+//! - **values come and go**: at least 8 distinct literals, 60% of them seen once, make a
+//!   value position, shape or not (a `DELETE` answering 204 has none): sparse traffic calls
+//!   each name a few times, each value once; literals called at most twice the median join
+//!   (right after an id the classifier recognised, only those seen once), busier ones join
+//!   when they lead to the same sub-paths as the others (80% of theirs, at least two) and
+//!   answer alike there, so `/gists/public` beside `/gists/{id}` stays;
 //! - **same kind of object**: per method and length, at least [`MIN_VALUES`] distinct
 //!   literals whose 2xx JSON responses describe the same object (or that answer like the
 //!   classifier's parameters there, where the path goes on alike) become a parameter, each
@@ -224,21 +223,19 @@ pub fn learn(inv: &Inventory, frozen: &BTreeSet<Key>) -> Inventory {
                 if pos > 0 && names_after_param(&by_value, pos, &segs, &orig, &hits) {
                     continue;
                 }
-                // Values that only ever came once or twice, many of them: a parameter
-                // position, shape or not. Otherwise the parameters already there (from the
+                // Values that mostly came once, many of them: a parameter position, shape or
+                // not. Otherwise the parameters already there (from the
                 // classifier or an earlier round) are the reference.
                 let thin_node = thin(members);
                 // Right after ids the classifier recognised, literals name what the object
                 // holds (`/employers/{id}/departments`) far more often than they are values of
-                // a second parameter, and sparse traffic calls each name only a few times:
-                // there values come and go only when most were seen once (DocuSign's
+                // a second parameter: there only values seen once join (DocuSign's
                 // `/signatures/{id}/{imageType}`).
                 let after_id = pos > 0
                     && members
                         .iter()
                         .all(|&i| orig[i].get(pos - 1).is_some_and(|p| is_param(p)));
-                let light_max = if after_id { 1 } else { 2 };
-                let base: BTreeSet<&str> = match view.value_position(light_max) {
+                let base: BTreeSet<&str> = match view.value_position(after_id) {
                     Some(cap) if !thin_node => {
                         let light: BTreeSet<&str> = view
                             .hits
@@ -641,16 +638,16 @@ impl<'a> Node<'a> {
     }
 
     /// A position where values come and go: at least [`MIN_LIGHT_VALUES`] of them and most
-    /// (60%) seen at most `light_max` times (twice; once right after an id). Static names
-    /// (`/v1/customers`, `/v1/invoices`) are each called by every request to the operations
-    /// under them. Returns the count up to which a value belongs to the parameter: twice the
-    /// median, at least 2 (right after an id, once); busier names stay.
-    fn value_position(&self, light_max: u64) -> Option<u64> {
+    /// (60%) seen once. Static names (`/v1/customers`, `/v1/invoices`, Plaid's `/item/get`)
+    /// are each called by every request to the operations under them, so even sparse
+    /// traffic calls them more than once. Returns the count up to which a value belongs to
+    /// the parameter: twice the median, at least 2 (right after an id, 1); busier names stay.
+    fn value_position(&self, after_id: bool) -> Option<u64> {
         let n = self.hits.len();
-        let light = self.hits.values().filter(|h| **h <= light_max).count();
+        let light = self.hits.values().filter(|h| **h <= 1).count();
         (n >= MIN_LIGHT_VALUES && light * 10 >= n * 6).then(|| {
-            if light_max < 2 {
-                light_max
+            if after_id {
+                1
             } else {
                 (2 * self.median_of(&self.hits.keys().copied().collect())).max(2)
             }
@@ -1606,6 +1603,42 @@ mod tests {
             .map(|k| (format!("/signatures/{}/{}", uuid(100 + k), names[k]), IMAGE))
             .collect();
         assert_eq!(paths(&t), ["/signatures/{id}/{id2}"]);
+    }
+
+    #[test]
+    fn rpc_names_called_twice_each_are_not_values_that_come_and_go() {
+        // Plaid at two calls per operation: every call a POST to a fixed name under `/item/`,
+        // answering little more than a request id. Values come and go (most seen once);
+        // these names each came twice.
+        const ACK: &str = r#"{"request_id":"r"}"#;
+        let names = [
+            "get",
+            "remove",
+            "import",
+            "webhook",
+            "public_token",
+            "access_token",
+            "application",
+            "invalidate",
+            "activity",
+            "verification",
+        ];
+        let mut t: Vec<(&str, String, &str)> = Vec::new();
+        for n in names {
+            for _ in 0..2 {
+                t.push(("POST", format!("/item/{n}"), ACK));
+            }
+        }
+        assert_eq!(endpoints(&t).len(), names.len(), "{:?}", endpoints(&t));
+        // Ten values, each seen once, come and go.
+        let t: Vec<(&str, String, &str)> = names
+            .iter()
+            .map(|n| ("DELETE", format!("/tokens/{n}-key"), ACK))
+            .collect();
+        assert_eq!(
+            endpoints(&t),
+            [("DELETE".to_string(), "/tokens/{id}".to_string())]
+        );
     }
 
     #[test]
