@@ -5,7 +5,7 @@
 //! It runs on the merged inventory, so it sees all traffic and its result does not depend
 //! on thread count or packet order. For each (host, prefix) node and position, across
 //! methods and path lengths:
-//! - **values come and go**: at least 8 distinct literals, 60% of them seen once, make a
+//! - **values come and go**: at least 6 distinct literals, 60% of them seen once, make a
 //!   value position, shape or not (a `DELETE` answering 204 has none): sparse traffic calls
 //!   each name a few times, each value once; literals called at most twice the median join
 //!   (right after an id the classifier recognised, only those seen once), busier ones join
@@ -617,8 +617,11 @@ fn shared_child<'a>(
 /// Distinct values a position needs, when each was seen many times, before a shape makes
 /// them a parameter.
 const MIN_HEAVY_VALUES: usize = 12;
-/// Distinct values a position needs for their counts alone to make it a parameter.
+/// Distinct values leading to one name below that make them values of one collection.
 const MIN_LIGHT_VALUES: usize = 8;
+/// Distinct values a position needs, most of them seen once, for their counts alone to make
+/// it a parameter (`/v1/coupons/{coupon}` read, updated and deleted twice each).
+const MIN_FLEETING_VALUES: usize = 6;
 
 /// The literal values at one position under one (host, prefix), across methods and
 /// lengths, with the requests that carried each.
@@ -637,7 +640,7 @@ impl<'a> Node<'a> {
         Node { hits: h }
     }
 
-    /// A position where values come and go: at least [`MIN_LIGHT_VALUES`] of them and most
+    /// A position where values come and go: at least [`MIN_FLEETING_VALUES`] of them and most
     /// (60%) seen once. Static names (`/v1/customers`, `/v1/invoices`, Plaid's `/item/get`)
     /// are each called by every request to the operations under them, so even sparse
     /// traffic calls them more than once. Returns the count up to which a value belongs to
@@ -645,7 +648,7 @@ impl<'a> Node<'a> {
     fn value_position(&self, after_id: bool) -> Option<u64> {
         let n = self.hits.len();
         let light = self.hits.values().filter(|h| **h <= 1).count();
-        (n >= MIN_LIGHT_VALUES && light * 10 >= n * 6).then(|| {
+        (n >= MIN_FLEETING_VALUES && light * 10 >= n * 6).then(|| {
             if after_id {
                 1
             } else {
@@ -1743,10 +1746,16 @@ mod tests {
             .map(|v| (format!("/teams/{v}"), USER))
             .collect();
         assert_eq!(paths(&t).len(), 4, "four values are not enough");
+        let t: Vec<(String, &str)> = ["a1", "b2", "c3", "d4", "e5"]
+            .iter()
+            .map(|v| (format!("/pages/{v}"), "<html></html>"))
+            .collect();
+        assert_eq!(paths(&t).len(), 5, "no JSON shape, five values: no merge");
+        // Six, each seen once, come and go: a parameter, shape or not.
         let t: Vec<(String, &str)> = ["a1", "b2", "c3", "d4", "e5", "f6"]
             .iter()
             .map(|v| (format!("/pages/{v}"), "<html></html>"))
             .collect();
-        assert_eq!(paths(&t).len(), 6, "no JSON shape, no merge");
+        assert_eq!(paths(&t), ["/pages/{id}"]);
     }
 }
