@@ -725,3 +725,70 @@ fn one_seed() {
     let (intact, found) = run(seed, dmg);
     eprintln!("seed {seed}: {found}/{intact}");
 }
+
+/// The reassembly counters reach the inventory's stats: every fragment, every datagram
+/// reassembled, and a datagram whose first fragment the capture lost counted as timed out.
+#[test]
+fn fragment_counters_reach_the_inventory_stats() {
+    let (cap, ..) = scenario(
+        7,
+        Damage {
+            wrap: Wrap::Frag4,
+            ..CLEAN
+        },
+    );
+    // The same capture without the first fragment that has More Fragments set.
+    let mut cut = cap[..24].to_vec();
+    let (mut off, mut dropped) = (24, false);
+    while off + 16 <= cap.len() {
+        let incl = u32::from_le_bytes([cap[off + 8], cap[off + 9], cap[off + 10], cap[off + 11]]);
+        let rec = &cap[off..off + 16 + incl as usize];
+        let frame = &rec[16..];
+        let first_fragment = frame.len() > 21 && frame[12..14] == [8, 0] && frame[20] & 0x20 != 0;
+        if first_fragment && !dropped {
+            dropped = true;
+        } else {
+            cut.extend_from_slice(rec);
+        }
+        off += 16 + incl as usize;
+    }
+    assert!(dropped, "the scenario has fragments");
+    let dir = std::env::temp_dir().join(format!("apitap-frag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let defrag = |name: &str, bytes: &[u8]| -> Value {
+        let (pcap, inv) = (
+            dir.join(format!("{name}.pcap")),
+            dir.join(format!("{name}.json")),
+        );
+        std::fs::write(&pcap, bytes).expect("write pcap");
+        let out = Command::new(env!("CARGO_BIN_EXE_apitap"))
+            .args(["replay", "-q", "-o"])
+            .arg(&inv)
+            .arg(&pcap)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
+        doc["stats"]["defrag"].clone()
+    };
+    let whole = defrag("whole", &cap);
+    let lost = defrag("cut", &cut);
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        n(&whole, "fragments") >= 2 && n(&whole, "reassembled") >= 1,
+        "{whole}"
+    );
+    assert_eq!(n(&whole, "timed_out"), 0, "{whole}");
+    assert_eq!(n(&lost, "fragments"), n(&whole, "fragments") - 1, "{lost}");
+    assert_eq!(
+        n(&lost, "reassembled"),
+        n(&whole, "reassembled") - 1,
+        "{lost}"
+    );
+    assert_eq!(n(&lost, "timed_out"), 1, "{lost}");
+}

@@ -342,9 +342,9 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
             let _ = r.join();
         }
         let live = kernel(&shared);
-        let dispatch = pipe.stats.clone();
+
         let links = pipe.link_types.clone();
-        let (snap, written) = pipe.finish();
+        let (snap, dispatch, written) = pipe.finish();
         written.context("writing exchanges")?;
         let totals = Totals::of(dispatch, Default::default(), Some(live), &snap);
         let capture = info(first, last, links);

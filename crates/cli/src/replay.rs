@@ -125,9 +125,8 @@ pub fn run(files: &[PathBuf], c: &Common) -> Result<()> {
         if let Some(t) = taking.take() {
             let _ = handover.send(t.wait_parts());
         }
-        let dispatch = pipe.stats.clone();
         let links = pipe.link_types.clone();
-        let (mut snap, written) = pipe.finish();
+        let (mut snap, dispatch, written) = pipe.finish();
         let _ = handover.send(vec![Snapshot {
             inventory: std::mem::take(&mut snap.inventory),
             ..Snapshot::default()

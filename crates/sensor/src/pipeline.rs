@@ -336,7 +336,10 @@ impl Pipeline {
             self.stats.ip_fragments += 1;
             let whole = self
                 .defrag
-                .push(pkt.ts, d.src, d.dst, d.tunnel, f, d.payload(frame))?;
+                .push(pkt.ts, d.src, d.dst, d.tunnel, f, d.payload(frame));
+            // Kept current: snapshots and the final stats read the dispatcher's counters.
+            self.stats.defrag = self.defrag.stats;
+            let whole = whole?;
             match apitap_wire::decode_payload(
                 f.protocol,
                 d.src,
@@ -345,7 +348,13 @@ impl Pipeline {
                 &d,
                 &self.cfg.decode,
             ) {
-                Ok(inner) => return self.route(inner).map(|(s, d)| (s, d, Some(whole))),
+                Ok(inner) => {
+                    // A tunnel whose outer datagram was fragmented shows once reassembled.
+                    if inner.tunnel != 0 && d.tunnel == 0 {
+                        self.stats.tunnelled += 1;
+                    }
+                    return self.route(inner).map(|(s, d)| (s, d, Some(whole)));
+                }
                 Err(a) => {
                     self.stats.anomaly(a);
                     return None;
@@ -414,6 +423,7 @@ impl Pipeline {
         self.max_ts = self.max_ts.max(ts);
         if self.next_tick.is_some_and(|t| self.max_ts >= t) {
             self.defrag.expire(self.max_ts);
+            self.stats.defrag = self.defrag.stats;
         }
         match self.next_tick {
             None => self.next_tick = Some(ts.saturating_add(self.cfg.tick_ns)),
@@ -473,8 +483,10 @@ impl Pipeline {
         }
     }
 
-    /// End of input: close every flow, join the threads, merge their results.
-    pub fn finish(mut self) -> (Snapshot, std::io::Result<u64>) {
+    /// End of input: close every flow, join the threads, merge their results. Returns them,
+    /// the dispatcher's final counters (fragments still held are counted as timed out), and
+    /// what the exchange writer wrote.
+    pub fn finish(mut self) -> (Snapshot, DispatchStats, std::io::Result<u64>) {
         self.defrag.expire(u64::MAX);
         self.stats.defrag = self.defrag.stats;
         self.flush_batches();
@@ -493,7 +505,7 @@ impl Pipeline {
             Some(Err(_)) => Err(std::io::Error::other("exchange writer thread panicked")),
             None => Ok(0),
         };
-        (all, written)
+        (all, self.stats, written)
     }
 }
 
