@@ -653,7 +653,7 @@ impl Handler for Connection {
                 if let Some(sn) = self.sniff.as_deref_mut() {
                     sn.cut[dir.idx()] = true;
                 }
-                if let Some(ev) = self.halves[dir.idx()].on_gap(len, &mut out.stats) {
+                if let Some(ev) = self.halves[dir.idx()].on_gap(len, &self.cfg, &mut out.stats) {
                     self.event(ctx, dir, ev, out);
                 }
                 self.emit_ready(ctx, out);

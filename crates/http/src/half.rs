@@ -80,6 +80,8 @@ pub(crate) struct Half {
     pub damaged: bool,
     /// The head being read was found by resynchronising: only known methods qualify.
     after_resync: bool,
+    /// The current head was cut by a gap: its body cannot be framed.
+    head_cut: bool,
 }
 
 impl Half {
@@ -104,6 +106,7 @@ impl Half {
             http09_answer: false,
             damaged: midstream,
             after_resync: false,
+            head_cut: false,
         }
     }
 
@@ -423,6 +426,14 @@ impl Half {
         st: &mut HttpStats,
     ) -> Option<Event> {
         let cur = self.cur.as_mut()?;
+        if std::mem::take(&mut self.head_cut) {
+            // The rest of the head and the body fell into the gap: done, damaged; the
+            // stream resynchronises at the next message.
+            cur.gap = true;
+            cur.body.gap = true;
+            self.state = State::Resync;
+            return self.cur.take().map(|c| Event::Done(Box::new(c)));
+        }
         let reader = BodyReader::new(framing);
         if reader.is_done_at_start() {
             self.state = State::Head;
@@ -493,7 +504,29 @@ impl Half {
     }
 
     /// `len` bytes of this direction were lost.
-    pub fn on_gap(&mut self, len: u64, st: &mut HttpStats) -> Option<Event> {
+    /// A head that a gap cut (a capture's snaplen, a mirror's MTU): when its first line
+    /// arrived whole, the message is reported from the lines that did (method, target or
+    /// status, and the headers before the cut), flagged as damaged.
+    fn cut_head(&mut self, buf: &[u8], cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
+        let last = memchr::memrchr(b'\n', buf)? + 1;
+        let first = head::first_line_end(buf)?;
+        if self.starts_message(&buf[..first]) != Some(true) {
+            return None;
+        }
+        let mut whole = Vec::with_capacity(last + 2);
+        whole.extend_from_slice(&buf[..last]);
+        whole.extend_from_slice(b"\r\n");
+        let parsed = self.parse(&whole, cfg, st)?;
+        st.cut_heads += 1;
+        self.head_cut = true;
+        let ev = self.begin(Some(parsed), self.buf_ts, self.buf_ack, self.buf_seq);
+        if ev.is_none() {
+            self.head_cut = false;
+        }
+        ev
+    }
+
+    pub fn on_gap(&mut self, len: u64, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
         self.pos += len;
         self.pos_seq = self.pos_seq.map(|s| s.wrapping_add(len as u32));
         self.damaged = true;
@@ -501,9 +534,9 @@ impl Half {
             State::Dead => None,
             State::Resync => None,
             State::Head => {
-                self.buf.clear();
+                let buf = std::mem::take(&mut self.buf);
                 self.state = State::Resync;
-                None
+                self.cut_head(&buf, cfg, st)
             }
             State::Body => {
                 let cur = self.cur.as_mut()?;

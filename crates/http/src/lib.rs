@@ -222,6 +222,8 @@ pub struct HttpStats {
     /// Responses sent before any byte of the request they were paired with (the server
     /// spoke first after the handshake; an IDS evasion).
     pub early_responses: u64,
+    /// Heads a gap cut after their first line, reported from the lines that arrived.
+    pub cut_heads: u64,
 }
 
 macro_rules! add_all {
@@ -262,7 +264,8 @@ impl HttpStats {
             decode_unsupported,
             decode_too_deep,
             sniff_budget_exhausted,
-            early_responses
+            early_responses,
+            cut_heads
         );
     }
 }

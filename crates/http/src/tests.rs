@@ -324,6 +324,54 @@ fn a_server_that_speaks_first_is_paired_with_the_opening_request_and_counted() {
 }
 
 #[test]
+fn heads_cut_by_a_snaplen_are_reported_from_their_whole_lines() {
+    // Every segment cut by the capture after its first lines: the request line and Host,
+    // the status line; the rest of each message is a gap.
+    let (req_seen, resp_seen) = (&GET[..50], &OK[..30]);
+    let evs = [
+        Ev::C(req_seen),
+        Ev::Gap(Dir::Orig, (GET.len() - 50) as u64),
+        Ev::S(resp_seen, GET.len() as u64),
+        Ev::Gap(Dir::Resp, (OK.len() - 30) as u64),
+        Ev::C(GET),
+        Ev::S(OK, 2 * GET.len() as u64),
+    ];
+    let out = run(&evs, true);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(
+        (out[0].0.as_deref(), out[0].1.as_deref(), out[0].2, out[0].5),
+        (Some("GET"), Some("/api/users/1"), Some(200), true)
+    );
+    assert_eq!(out[1], r("GET", "/api/users/1", 200, 0, 14));
+    let s = run_split(&evs, true, 0);
+    assert_eq!(s.stats.cut_heads, 2);
+    assert_eq!(
+        s.exchanges[0]
+            .request
+            .as_ref()
+            .and_then(|q| q.headers.get("host")),
+        Some(&b"api.example.com"[..])
+    );
+    // Cut inside the first line: no target is guessed; the next exchange is found.
+    let evs = [
+        Ev::C(&GET[..12]),
+        Ev::Gap(Dir::Orig, (GET.len() - 12) as u64),
+        Ev::C(GET),
+        Ev::S(OK, 2 * GET.len() as u64),
+    ];
+    let out = run(&evs, true);
+    assert!(
+        out.iter().all(|r| r.1.as_deref() != Some("/api/us")),
+        "{out:?}"
+    );
+    assert_eq!(
+        out.last(),
+        Some(&r("GET", "/api/users/1", 200, 0, 14)),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn midstream_pickup_resyncs() {
     let tail = b"rest of a previous body\r\nmore\r\n";
     let resp = [&tail[..], OK].concat();

@@ -196,7 +196,7 @@ impl Totals {
         m.insert("http".into(), json!({
             "requests": h.requests, "responses": h.responses, "interim_responses": h.interim_responses,
             "exchanges": h.exchanges, "unanswered_requests": h.unanswered_requests,
-            "orphan_responses": h.orphan_responses, "early_responses": h.early_responses,
+            "orphan_responses": h.orphan_responses, "early_responses": h.early_responses, "cut_heads": h.cut_heads,
             "http_streams": h.http_streams,
             "unparsed_streams": h.unparsed_streams, "upgrades": h.upgrades, "connect_tunnels": h.connect_tunnels,
             "gaps": h.gaps, "resyncs": h.resyncs, "resync_skipped_bytes": h.resync_skipped_bytes,
