@@ -142,7 +142,7 @@ pub struct Request {
     pub version: u8,
     pub headers: Headers,
     pub body: Body,
-    /// The message was damaged by a gap.
+    /// A gap cut the head after its first line: headers past the cut are unknown.
     pub gap: bool,
 }
 
@@ -157,6 +157,7 @@ pub struct Response {
     pub version: u8,
     pub headers: Headers,
     pub body: Body,
+    /// A gap cut the head after its status line: headers past the cut are unknown.
     pub gap: bool,
 }
 

@@ -375,7 +375,12 @@ impl Inventory {
             self.endpoints_dropped += 1;
             return None;
         }
-        let auth = classify_auth(&req.headers, query);
+        // A head cut by a gap lost the headers past the cut: what it shows counts, but its
+        // silence is not evidence of a call without authentication.
+        let mut auth = classify_auth(&req.headers, query);
+        if req.gap && auth == [AuthKind::None] {
+            auth.clear();
+        }
         let success = x
             .response
             .as_ref()
@@ -859,6 +864,26 @@ mod tests {
         assert!(e.hits > 0 && !e.pii.is_empty() && !e.auth_details.is_empty());
         assert!(e.response_schema.samples > 0 && !e.latency.is_empty());
         assert_eq!(one_by_one, merged);
+    }
+
+    #[test]
+    fn a_cut_head_is_no_evidence_of_a_call_without_authentication() {
+        // The same 200 with no credential header: whole, it is a call without
+        // authentication; cut by a gap after its first lines, its silence proves nothing.
+        let scanner = apitap_pii::Scanner::new();
+        for (cut, unauth) in [(false, true), (true, false)] {
+            let mut x = exchange(1, "/v1/users/1", ("User-Agent", "curl/8.0"), Some(200));
+            if let Some(r) = x.request.as_mut() {
+                r.gap = cut;
+            }
+            let mut inv = Inventory::new(10);
+            let seen = inv.observe(&x, &scanner.scan(&x)).expect("observed");
+            let e = inv.endpoints.values().next().expect("an endpoint");
+            assert_eq!(e.unauthenticated_success, unauth, "cut {cut}");
+            assert_eq!(e.auth.contains(&AuthKind::None), unauth, "cut {cut}");
+            assert_eq!(seen.auth.is_empty(), cut);
+            assert_eq!(e.unauth_sensitive.is_empty(), !unauth, "cut {cut}");
+        }
     }
 
     #[test]
