@@ -737,47 +737,21 @@ fn fragment_counters_reach_the_inventory_stats() {
             ..CLEAN
         },
     );
-    // The same capture without the first fragment that has More Fragments set.
-    let mut cut = cap[..24].to_vec();
-    let (mut off, mut dropped) = (24, false);
-    while off + 16 <= cap.len() {
-        let incl = u32::from_le_bytes([cap[off + 8], cap[off + 9], cap[off + 10], cap[off + 11]]);
-        let rec = &cap[off..off + 16 + incl as usize];
-        let frame = &rec[16..];
-        let first_fragment = frame.len() > 21 && frame[12..14] == [8, 0] && frame[20] & 0x20 != 0;
-        if first_fragment && !dropped {
-            dropped = true;
-        } else {
-            cut.extend_from_slice(rec);
-        }
-        off += 16 + incl as usize;
-    }
-    assert!(dropped, "the scenario has fragments");
     let dir = std::env::temp_dir().join(format!("apitap-frag-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
-    let defrag = |name: &str, bytes: &[u8]| -> Value {
-        let (pcap, inv) = (
-            dir.join(format!("{name}.pcap")),
-            dir.join(format!("{name}.json")),
-        );
-        std::fs::write(&pcap, bytes).expect("write pcap");
-        let out = Command::new(env!("CARGO_BIN_EXE_apitap"))
-            .args(["replay", "-q", "-o"])
-            .arg(&inv)
-            .arg(&pcap)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: Value =
-            serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
-        doc["stats"]["defrag"].clone()
-    };
-    let whole = defrag("whole", &cap);
-    let lost = defrag("cut", &cut);
+    let whole_pcap = dir.join("whole.pcap");
+    std::fs::write(&whole_pcap, &cap).expect("write pcap");
+    // The same frames without the first fragment that has More Fragments set.
+    let mut frames = common::pcap_frames(&whole_pcap);
+    let first = frames
+        .iter()
+        .position(|f| f.len() > 21 && f[12..14] == [8, 0] && f[20] & 0x20 != 0)
+        .expect("the scenario has fragments");
+    frames.remove(first);
+    let cut_pcap = dir.join("cut.pcap");
+    std::fs::write(&cut_pcap, pcap(&frames)).expect("write pcap");
+    let defrag = |p: &std::path::Path| common::offline_inventory(p)["stats"]["defrag"].clone();
+    let (whole, lost) = (defrag(&whole_pcap), defrag(&cut_pcap));
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     assert!(
         n(&whole, "fragments") >= 2 && n(&whole, "reassembled") >= 1,

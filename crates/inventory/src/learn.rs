@@ -1573,30 +1573,33 @@ mod tests {
         assert_eq!(paths(&t), ["/projects/{id}/branches/{id2}"]);
     }
 
+    /// Loket's lists under an employer, all answering one envelope.
+    const LOKET_LISTS: [&str; 12] = [
+        "departments",
+        "leavebalances",
+        "proforma",
+        "employees",
+        "functions",
+        "users",
+        "notes",
+        "documents",
+        "workflows",
+        "modules",
+        "leave",
+        "emailtemplates",
+    ];
+    const LOKET_LIST: &str = r#"{"_embedded":[{"id":"x","description":"d"}],"totalSize":1}"#;
+
     #[test]
     fn sparse_traffic_after_an_id_keeps_names_and_finds_values_seen_once() {
         // Loket at two calls per operation: a dozen lists under an employer, each read twice
-        // (under two employers), all answering one envelope: names, not values.
-        const LIST: &str = r#"{"_embedded":[{"id":"x","description":"d"}],"totalSize":1}"#;
-        let names = [
-            "departments",
-            "functions",
-            "users",
-            "notes",
-            "documents",
-            "workflows",
-            "modules",
-            "leave",
-            "emailtemplates",
-            "customfields",
-            "contractcodes",
-            "logo",
-        ];
+        // (under two employers): names, not values.
+        let (names, list) = (LOKET_LISTS, LOKET_LIST);
         let uuid = |n: usize| format!("3f2b8c1e-9d4a-4b7e-8f00-{n:012}");
         let mut t: Vec<(String, &str)> = Vec::new();
         for (k, n) in names.iter().enumerate() {
             for c in 0..2 {
-                t.push((format!("/employers/{}/{n}", uuid(k * 2 + c)), LIST));
+                t.push((format!("/employers/{}/{n}", uuid(k * 2 + c)), list));
             }
         }
         assert_eq!(paths(&t).len(), names.len(), "{:?}", paths(&t));
@@ -1649,28 +1652,14 @@ mod tests {
         // Loket's `/employers/{id}/departments`, `/leavebalances`, ...: twelve lists each
         // read eight times under fresh UUIDs, all answering one envelope; four of them also
         // have one path below (`/leavebalances/summary`).
-        const LIST: &str = r#"{"_embedded":[{"id":"x","description":"d"}],"totalSize":1}"#;
-        let names = [
-            "departments",
-            "leavebalances",
-            "proforma",
-            "employees",
-            "functions",
-            "users",
-            "notes",
-            "documents",
-            "workflows",
-            "modules",
-            "leave",
-            "emailtemplates",
-        ];
+        let (names, list) = (LOKET_LISTS, LOKET_LIST);
         let mut t: Vec<(String, &str)> = Vec::new();
         for (k, n) in names.iter().enumerate() {
             for c in 0..8 {
                 let id = format!("3f2b8c1e-9d4a-4b7e-8f00-{:012}", k * 8 + c);
-                t.push((format!("/employers/{id}/{n}"), LIST));
+                t.push((format!("/employers/{id}/{n}"), list));
                 if k % 3 == 0 && c < 2 {
-                    t.push((format!("/employers/{id}/{n}/summary"), LIST));
+                    t.push((format!("/employers/{id}/{n}/summary"), list));
                 }
             }
         }
