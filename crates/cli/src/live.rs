@@ -342,7 +342,6 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
             let _ = r.join();
         }
         let live = kernel(&shared);
-
         let links = pipe.link_types.clone();
         let (snap, dispatch, written) = pipe.finish();
         written.context("writing exchanges")?;

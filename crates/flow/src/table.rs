@@ -195,7 +195,7 @@ impl<H: Handler> FlowTable<H> {
                 self.stats.segments_without_flow += 1;
                 return;
             }
-            if let Some(c) = self.closed.remove(&key) {
+            if let Some(c) = self.closed.get(&key) {
                 // Data that ends where the closed connection's direction ended, or before, is
                 // a retransmission of it (the FIN takes one sequence number); anything else
                 // (a SYN, data beyond) is a new connection on the same ports.
@@ -205,9 +205,9 @@ impl<H: Handler> FlowTable<H> {
                     && c.end[d].is_some_and(|e| (e.wrapping_add(1).wrapping_sub(end) as i32) >= 0);
                 if stale {
                     self.stats.segments_after_close += 1;
-                    self.closed.insert(key, c);
                     return;
                 }
+                self.closed.remove(&key);
             }
             if self.map.len() >= self.cfg.max_flows {
                 self.stats.flows_dropped_table_full += 1;

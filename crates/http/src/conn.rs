@@ -280,8 +280,7 @@ impl Connection {
                 // Responses may have been lost or garbled since the last one.
                 self.resp_gap |= std::mem::take(&mut self.halves[d].damaged);
                 let idx = self.attach_response(ack);
-                let start = self.client.and_then(|c| self.start_seq[c.idx()]);
-                if ack.is_some() && ack == start && self.txns[idx].method.is_some() {
+                if ack.is_some() && ack == self.client_start() && self.txns[idx].method.is_some() {
                     out.stats.early_responses += 1;
                 }
                 let txn = &mut self.txns[idx];
@@ -317,8 +316,7 @@ impl Connection {
         // answer to this request, so we pair them, as Arkime and tshark do, and count it:
         // pushing a response ahead of the request is an IDS evasion (CVE-2018-6794). A lost
         // first request cannot fake this: its response would acknowledge its bytes.
-        let opens = self.client.and_then(|c| self.start_seq[c.idx()]) == Some(seq);
-        if opens {
+        if self.client_start() == Some(seq) {
             if let [t] = self.txns.make_contiguous() {
                 if t.method.is_none() && t.resp_started && t.resp_ack == Some(seq) {
                     t.method = Some(method);
@@ -356,14 +354,24 @@ impl Connection {
         id
     }
 
+    /// Raw sequence number of the client's first byte, when its stream was seen from the
+    /// handshake on.
+    fn client_start(&self) -> Option<u32> {
+        self.client.and_then(|c| self.start_seq[c.idx()])
+    }
+
+    /// Whether a response acknowledging `ack` may answer the request starting at `seq`: the
+    /// server had its first byte, or (a server that speaks first, or a response injected
+    /// on its behalf) the response acknowledges none of the client's stream and the request
+    /// opens it, as the client reads it.
+    fn may_answer(&self, ack: u32, seq: u32) -> bool {
+        after(ack, seq) || ack == seq && self.client_start() == Some(seq)
+    }
+
     /// Slot for a new final response: the oldest open request the server had seen.
     fn attach_response(&mut self, ack: Option<u32>) -> usize {
-        // A response acknowledging none of the client's stream after a handshake (a server
-        // that speaks first, or a response injected on its behalf) answers the opening
-        // request, as the client reads it.
-        let start = self.client.and_then(|c| self.start_seq[c.idx()]);
-        let seen = |t: &Txn| match (ack, t.req_seq) {
-            (Some(a), Some(o)) => after(a, o) || (a == o && start == Some(o)),
+        let seen = |c: &Self, t: &Txn| match (ack, t.req_seq) {
+            (Some(a), Some(o)) => c.may_answer(a, o),
             _ => true,
         };
         // After damage on the response side, a request cannot be the one answered if the
@@ -396,7 +404,7 @@ impl Connection {
             if reserved(&self.txns, i) {
                 continue;
             }
-            let successor_seen = open.get(k + 1).is_some_and(|&j| seen(&self.txns[j]));
+            let successor_seen = open.get(k + 1).is_some_and(|&j| seen(self, &self.txns[j]));
             if damaged && (successor_seen || passed(&self.txns[i])) {
                 self.txns[i].resp_started = true;
                 self.txns[i].resp_done = true;
@@ -406,7 +414,7 @@ impl Connection {
             break;
         }
         match chosen {
-            Some(i) if seen(&self.txns[i]) => i,
+            Some(i) if seen(self, &self.txns[i]) => i,
             Some(i) => {
                 // The server answered a request we never saw: a slot of its own before this one.
                 let id = self.new_id();
@@ -572,15 +580,14 @@ impl Connection {
     /// request waits until the client stream has passed what the server had acknowledged.
     fn emit_ready(&mut self, ctx: &FlowCtx, out: &mut Sink) {
         let client_seq = self.client.and_then(|c| self.halves[c.idx()].unread_seq());
-        let client_start = self.client.and_then(|c| self.start_seq[c.idx()]);
         // Until the client stream has seen any byte, a held response may still get its request
         // (a mirror can deliver it first), unless the client stays silent for several
         // responses (a one-directional capture).
         let patience = self.txns.len() < 16;
         while let Some(t) = self.txns.front() {
             let waiting = match (t.resp_ack, client_seq) {
-                // A server that spoke first waits for the opening request's head.
-                (Some(a), Some(p)) => after(a, p) || (a == p && client_start == Some(a)),
+                // (A server that spoke first waits for the opening request's head.)
+                (Some(a), Some(p)) => self.may_answer(a, p),
                 (_, None) => patience,
                 (None, Some(_)) => false,
             };

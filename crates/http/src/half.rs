@@ -503,7 +503,6 @@ impl Half {
         None
     }
 
-    /// `len` bytes of this direction were lost.
     /// A head that a gap cut (a capture's snaplen, a mirror's MTU): when its first line
     /// arrived whole, the message is reported from the lines that did (method, target or
     /// status, and the headers before the cut), flagged as damaged.
@@ -519,13 +518,10 @@ impl Half {
         let parsed = self.parse(&whole, cfg, st)?;
         st.cut_heads += 1;
         self.head_cut = true;
-        let ev = self.begin(Some(parsed), self.buf_ts, self.buf_ack, self.buf_seq);
-        if ev.is_none() {
-            self.head_cut = false;
-        }
-        ev
+        self.begin(Some(parsed), self.buf_ts, self.buf_ack, self.buf_seq)
     }
 
+    /// `len` bytes of this direction were lost.
     pub fn on_gap(&mut self, len: u64, cfg: &HttpConfig, st: &mut HttpStats) -> Option<Event> {
         self.pos += len;
         self.pos_seq = self.pos_seq.map(|s| s.wrapping_add(len as u32));

@@ -1,7 +1,7 @@
 //! How a request authenticates, from its headers and query string. Names only: credentials
 //! themselves are never stored.
 
-use apitap_http::Headers;
+use apitap_http::{Headers, Request};
 use serde::{Deserialize, Serialize};
 
 /// Kinds of authentication seen on requests.
@@ -44,6 +44,17 @@ const KEY_QUERY: &[&str] = &[
     "auth_token",
     "apitoken",
 ];
+
+/// The auth kinds of a request, `query` being its query string. A head a gap cut lost the
+/// headers past the cut: what it shows counts, but its silence is not evidence of a call
+/// without authentication, so it has no kinds rather than `[None]`.
+pub fn request_auth(req: &Request, query: Option<&[u8]>) -> Vec<AuthKind> {
+    let mut kinds = classify_auth(&req.headers, query);
+    if req.gap && kinds == [AuthKind::None] {
+        kinds.clear();
+    }
+    kinds
+}
 
 /// The auth kinds present on a request (sorted, deduplicated); `[None]` when there are none.
 pub fn classify_auth(h: &Headers, query: Option<&[u8]>) -> Vec<AuthKind> {

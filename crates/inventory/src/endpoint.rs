@@ -1,6 +1,6 @@
 //! Endpoints and the inventory that aggregates exchanges into them.
 
-use crate::auth::{classify_auth, AuthKind};
+use crate::auth::{request_auth, AuthKind};
 use crate::services::{unparsed_key, EncryptedService};
 use crate::sketch::{hash64, Distinct};
 use crate::template::{host_of, split_target, template_path, ParamType};
@@ -375,12 +375,7 @@ impl Inventory {
             self.endpoints_dropped += 1;
             return None;
         }
-        // A head cut by a gap lost the headers past the cut: what it shows counts, but its
-        // silence is not evidence of a call without authentication.
-        let mut auth = classify_auth(&req.headers, query);
-        if req.gap && auth == [AuthKind::None] {
-            auth.clear();
-        }
+        let auth = request_auth(req, query);
         let success = x
             .response
             .as_ref()

@@ -23,7 +23,7 @@ mod spec;
 mod state;
 pub mod template;
 
-pub use auth::{classify_auth, AuthKind};
+pub use auth::{classify_auth, request_auth, AuthKind};
 pub use doc::{
     fold, format_ts, CaptureInfo, Document, EndpointOut, HostSummary, ParamOut, PiiOut, DOC_VERSION,
 };

@@ -3,7 +3,7 @@
 //! UTF-8 become lone surrogates U+DC80..U+DCFF (Python's "surrogateescape").
 
 use apitap_http::Exchange;
-use apitap_inventory::{classify_auth, split_target, AuthKind, Observed};
+use apitap_inventory::{request_auth, split_target, Observed};
 use apitap_pii::{Hit, Location};
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -243,11 +243,7 @@ impl Renderer {
                 let kinds = match seen {
                     Some(s) => &s.auth[..],
                     None => {
-                        let mut k = classify_auth(&r.headers, split_target(&r.uri).1);
-                        if r.gap && k == [AuthKind::None] {
-                            k.clear(); // a cut head: unknown, not "none"
-                        }
-                        computed = k;
+                        computed = request_auth(r, split_target(&r.uri).1);
                         &computed[..]
                     }
                 };
