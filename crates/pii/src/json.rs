@@ -36,7 +36,12 @@ enum Frame {
 }
 
 struct Walker<'a> {
+    /// The body's valid UTF-8 prefix (all of it, usually), validated once: strings and
+    /// numbers are cut from it without validating each again.
+    text: &'a str,
     b: &'a [u8],
+    /// The body goes on past `text` with bytes that are not UTF-8.
+    invalid_tail: bool,
     i: usize,
     path: String,
     /// (container, path length to restore when it closes, where the current key starts)
@@ -46,8 +51,17 @@ struct Walker<'a> {
 
 /// Walk `body`; returns whether the whole document was well-formed.
 pub fn walk(body: &[u8], v: &mut impl Visit) -> bool {
+    let (text, invalid_tail) = match std::str::from_utf8(body) {
+        Ok(t) => (t, false),
+        Err(e) => (
+            std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
+            true,
+        ),
+    };
     let mut w = Walker {
-        b: body,
+        text,
+        b: text.as_bytes(),
+        invalid_tail,
         i: 0,
         path: String::from("$"),
         stack: Vec::new(),
@@ -72,7 +86,8 @@ impl<'a> Walker<'a> {
         // Top level: one value, or several (JSON lines).
         loop {
             if self.peek().is_none() {
-                return Some(());
+                // Bytes that are not UTF-8 end the walk, malformed, wherever they are.
+                return (!self.invalid_tail).then_some(());
             }
             self.value(None, v)?;
             // Close whatever the value opened, one container at a time.
@@ -126,10 +141,10 @@ impl<'a> Walker<'a> {
                 {
                     self.i += 1;
                 }
-                if self.i == self.b.len() {
+                if self.i == self.b.len() && !self.invalid_tail {
                     return None; // cut: the number may go on
                 }
-                let n = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                let n = self.text.get(start..self.i)?;
                 self.emit(key, &Leaf::Num(n), v)
             }
             _ => None,
@@ -224,6 +239,7 @@ impl<'a> Walker<'a> {
     /// A string at `self.i` (the opening quote), unescaped.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let b: &'a [u8] = self.b;
+        let text: &'a str = self.text;
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
@@ -237,11 +253,10 @@ impl<'a> Walker<'a> {
             j += 2;
         }
         self.i = j + 1;
-        let raw = &b[start..j];
         if !escaped {
-            return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+            return text.get(start..j).map(Cow::Borrowed);
         }
-        unescape(raw).map(Cow::Owned)
+        unescape(&b[start..j]).map(Cow::Owned)
     }
 }
 
@@ -286,4 +301,52 @@ fn unescape(raw: &[u8]) -> Option<String> {
         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
     }
     String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Paths(Vec<String>);
+
+    impl Visit for Paths {
+        fn leaf(&mut self, path: &str, _key: Option<&str>, value: &Leaf<'_>) {
+            let v = match value {
+                Leaf::Str(s) => s.to_string(),
+                Leaf::Num(n) => n.to_string(),
+                Leaf::Bool(b) => b.to_string(),
+                Leaf::Null => "null".into(),
+            };
+            self.0.push(format!("{path}={v}"));
+        }
+    }
+
+    fn leaves(body: &[u8]) -> (bool, Vec<String>) {
+        let mut p = Paths::default();
+        let ok = walk(body, &mut p);
+        (ok, p.0)
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_end_the_walk_where_they_are() {
+        let (ok, l) = leaves("{\"a\":\"é\",\"n\":[1,2.5],\"t\":true}".as_bytes());
+        assert!(ok);
+        assert_eq!(l, ["$.a=é", "$.n[*]=1", "$.n[*]=2.5", "$.t=true"]);
+        // Inside a string: what came before is reported, the document is malformed.
+        let (ok, l) = leaves(b"{\"a\":\"x\",\"n\":12,\"c\":\"\xff\",\"d\":1}");
+        assert!(!ok);
+        assert_eq!(l, ["$.a=x", "$.n=12"]);
+        // Right after a number, and between top-level values (JSON lines).
+        let (ok, l) = leaves(b"[7\xff]");
+        assert!(!ok);
+        assert_eq!(l, ["$[*]=7"]);
+        let (ok, l) = leaves(b"{\"a\":1}\n\xfe{\"b\":2}");
+        assert!(!ok);
+        assert_eq!(l, ["$.a=1"]);
+        // An escaped string, and a multi-byte character cut by the body's end.
+        let (ok, l) = leaves("{\"k\\u00e9\":\"a\\nb\",\"z\":\"é".as_bytes().split_last().unwrap().1);
+        assert!(!ok);
+        assert_eq!(l, ["$.ké=a\nb"]);
+    }
 }

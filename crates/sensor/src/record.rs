@@ -40,6 +40,28 @@ fn push_addr(out: &mut String, a: SocketAddr) {
     }
 }
 
+/// Append `ns` nanoseconds as milliseconds with three decimals, as `{:.3}` prints
+/// `ns as f64 / 1e6`, without the float formatting: rounded to the nearest microsecond,
+/// the float's own reading only for an exact half or above 2^40 ns (18 minutes), where the
+/// float's error could reach a microsecond's rounding.
+fn push_millis(out: &mut String, ns: u64) {
+    if ns % 1000 == 500 || ns >= 1 << 40 {
+        let _ = write!(out, "{:.3}", ns as f64 / 1e6);
+        return;
+    }
+    let us = (ns + 500) / 1000;
+    push_int(out, us / 1000);
+    out.push('.');
+    let frac = us % 1000;
+    if frac < 100 {
+        out.push('0');
+    }
+    if frac < 10 {
+        out.push('0');
+    }
+    push_int(out, frac);
+}
+
 /// Append `s` as a JSON string.
 fn json_bytes(out: &mut String, s: &[u8]) {
     out.push('"');
@@ -262,9 +284,7 @@ impl Renderer {
         }
         out.push_str(",\"latency_ms\":");
         match (req, resp) {
-            (Some(q), Some(r)) if r.ts_end >= q.ts => {
-                let _ = write!(out, "{:.3}", (r.ts_end - q.ts) as f64 / 1e6);
-            }
+            (Some(q), Some(r)) if r.ts_end >= q.ts => push_millis(out, r.ts_end - q.ts),
             _ => out.push_str("null"),
         }
         out.push_str(",\"endpoint\":");
@@ -358,6 +378,22 @@ mod tests {
             let mut s = String::new();
             super::push_addr(&mut s, a);
             assert_eq!(s, a.to_string());
+        }
+        // Latencies: around every rounding edge, exact halves, and up to and past 2^40 ns.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases: Vec<u64> = (0..3000).collect();
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let base = (x % (1 << 42)) / 1000 * 1000;
+            cases.extend([base + 499, base + 500, base + 501, base + (x % 1000)]);
+        }
+        cases.extend([(1 << 40) - 1, 1 << 40, u64::MAX / 2]);
+        for ns in cases {
+            let mut s = String::new();
+            super::push_millis(&mut s, ns);
+            assert_eq!(s, format!("{:.3}", ns as f64 / 1e6), "{ns}");
         }
     }
 
