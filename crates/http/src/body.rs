@@ -63,6 +63,11 @@ impl BodyReader {
         self.framing
     }
 
+    /// Bytes still to come when the length is known (Content-Length framing).
+    pub fn remaining_known(&self) -> Option<u64> {
+        matches!(self.framing, Framing::Length(_)).then_some(self.remaining)
+    }
+
     /// A body with nothing to read.
     pub fn is_done_at_start(&self) -> bool {
         matches!(self.framing, Framing::None) || self.framing == Framing::Length(0)

@@ -84,6 +84,24 @@ pub(crate) struct Half {
     head_cut: bool,
 }
 
+/// Capacity of a direction's head buffer kept between messages.
+const KEEP_HEAD_BUF: usize = 4096;
+
+/// Make room in `data` for `add` more bytes: for a body of known length, room for all of it
+/// at once (small segments would otherwise reallocate it at every doubling), but never more
+/// than four times what has arrived, so a length that promises much and sends little costs
+/// little.
+fn grow(data: &mut Vec<u8>, add: usize, whole: Option<usize>) {
+    let need = data.len() + add;
+    if need <= data.capacity() {
+        return;
+    }
+    let target = whole
+        .map_or(need, |w| w.max(need))
+        .min(need.saturating_mul(4));
+    data.reserve_exact(target - data.len());
+}
+
 impl Half {
     pub fn new(midstream: bool) -> Half {
         Half {
@@ -324,8 +342,13 @@ impl Half {
         match self.head_end(&self.buf, old) {
             Some(end) => {
                 let used = end - old;
-                let buf = std::mem::take(&mut self.buf);
-                let parsed = self.parse(&buf[..end], cfg, st);
+                let parsed = self.parse(&self.buf[..end], cfg, st);
+                // Kept for the next head that straddles segments, unless a large one grew it.
+                if self.buf.capacity() > KEEP_HEAD_BUF {
+                    self.buf = Vec::new();
+                } else {
+                    self.buf.clear();
+                }
                 self.advance(input, used);
                 self.begin(parsed, self.buf_ts, self.buf_ack, self.buf_seq)
             }
@@ -475,6 +498,10 @@ impl Half {
         let body = &mut cur.body;
         let decoder = &mut cur.decoder;
         let cap = cfg.body_sample;
+        // What the kept body will hold when its length is known.
+        let whole = reader
+            .remaining_known()
+            .map(|r| (body.data.len() as u64).saturating_add(r).min(cap as u64) as usize);
         let fed: Fed = reader.feed(input, &mut |chunk: &[u8]| {
             body.len += chunk.len() as u64;
             if let Some(d) = decoder.as_mut() {
@@ -483,6 +510,7 @@ impl Half {
             }
             let room = cap.saturating_sub(body.data.len());
             let keep = chunk.len().min(room);
+            grow(&mut body.data, keep, whole);
             body.data.extend_from_slice(&chunk[..keep]);
             if keep < chunk.len() {
                 body.truncated = true;
