@@ -345,7 +345,13 @@ mod tests {
         assert!(!ok);
         assert_eq!(l, ["$.a=1"]);
         // An escaped string, and a multi-byte character cut by the body's end.
-        let (ok, l) = leaves("{\"k\\u00e9\":\"a\\nb\",\"z\":\"é".as_bytes().split_last().unwrap().1);
+        let (ok, l) = leaves(
+            "{\"k\\u00e9\":\"a\\nb\",\"z\":\"é"
+                .as_bytes()
+                .split_last()
+                .expect("a byte")
+                .1,
+        );
         assert!(!ok);
         assert_eq!(l, ["$.ké=a\nb"]);
     }

@@ -269,3 +269,52 @@ fn phones_in_sentences_and_credentials_in_bodies() {
         "{a}"
     );
 }
+
+#[test]
+fn jwt_header_and_claims_are_read_without_a_full_parse() {
+    use crate::detect::jwt;
+    let b64 = |s: &str| {
+        let t = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0u32);
+        for &c in s.as_bytes() {
+            acc = (acc << 8) | u32::from(c);
+            bits += 8;
+            while bits >= 6 {
+                bits -= 6;
+                out.push(t[((acc >> bits) & 63) as usize] as char);
+            }
+        }
+        if bits > 0 {
+            out.push(t[((acc << (6 - bits)) & 63) as usize] as char);
+        }
+        out
+    };
+    let tok = |h: &str, p: &str, extra: &str| format!("{}.{}.c2ln{extra}", b64(h), b64(p));
+    let detail = |t: &str| jwt(t).and_then(|m| m.2);
+    let t = tok(
+        r#"{"typ":"JWT","alg":"RS256"}"#,
+        r#"{"sub":"42","iss" : "https://id.example.org/","exp":1700000000}"#,
+        "",
+    );
+    assert_eq!(
+        detail(&t).as_deref(),
+        Some("alg=RS256 exp=1700000000 iss=https://id.example.org/")
+    );
+    // A name inside another name or a value is not the field.
+    let t = tok(
+        r#"{"xalg":"no","alg":"HS256"}"#,
+        r#"{"expires":"soon","issuer":"x","exp" :17}"#,
+        "",
+    );
+    assert_eq!(detail(&t).as_deref(), Some("alg=HS256 exp=17"));
+    // Five parts (JWE) are read too; two or four are not a JWT, nor is a header without alg.
+    let five = format!("{}.a.b", tok(r#"{"alg":"dir"}"#, "{}", ""));
+    assert_eq!(detail(&five).as_deref(), Some("alg=dir"));
+    assert_eq!(jwt(&format!("{}.x", b64(r#"{"alg":"none"}"#))), None);
+    assert_eq!(jwt(&format!("{}.x.y.z", b64(r#"{"alg":"none"}"#))), None);
+    assert_eq!(jwt(&tok(r#"{"typ":"JWT"}"#, "{}", "")), None);
+    // Issuers are cut at 80 characters.
+    let long = "i".repeat(200);
+    let t = tok(r#"{"alg":"ES256"}"#, &format!(r#"{{"iss":"{long}"}}"#), "");
+    assert_eq!(detail(&t), Some(format!("alg=ES256 iss={}", &long[..80])));
+}
