@@ -84,8 +84,11 @@ pub(crate) struct Half {
     head_cut: bool,
 }
 
+/// Room a head that straddles segments starts with: most heads fit, so the buffer is not
+/// reallocated for each segment of it.
+const HEAD_BUF_START: usize = 1024;
 /// Capacity of a direction's head buffer kept between messages.
-const KEEP_HEAD_BUF: usize = 4096;
+const KEEP_HEAD_BUF: usize = 2048;
 
 /// Make room in `data` for `add` more bytes: for a body of known length, room for all of it
 /// at once (small segments would otherwise reallocate it at every doubling), but never more
@@ -323,6 +326,10 @@ impl Half {
         let old = self.buf.len();
         let room = cfg.max_head_bytes.saturating_sub(old);
         let take = input.len().min(room);
+        if old == 0 {
+            self.buf
+                .reserve(HEAD_BUF_START.max(2 * take).min(cfg.max_head_bytes));
+        }
         self.buf.extend_from_slice(&input[..take]);
         if old < head::PROBE_BYTES
             && self.starts_message(&self.buf) == Some(false)
@@ -343,7 +350,8 @@ impl Half {
             Some(end) => {
                 let used = end - old;
                 let parsed = self.parse(&self.buf[..end], cfg, st);
-                // Kept for the next head that straddles segments, unless a large one grew it.
+                // Kept for the next head that straddles segments, unless a large one grew
+                // it: at most KEEP_HEAD_BUF bytes per direction stay with a quiet flow.
                 if self.buf.capacity() > KEEP_HEAD_BUF {
                     self.buf = Vec::new();
                 } else {
