@@ -930,3 +930,54 @@ fn real_descriptions_are_named_once_per_operation() {
         assert_eq!(figure("over-merged endpoints"), 0.0, "{name}: {report}");
     }
 }
+
+/// Output to a named pipe (or a device such as /dev/null) is written in place: an atomic
+/// rename over it would replace the pipe, or the system's /dev/null, with a plain file.
+#[test]
+fn outputs_to_a_pipe_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let fifo = tmp("exchanges.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the pipe"))
+    };
+    let inv = tmp("pipe-inventory.json");
+    let out = apitap(&[
+        "replay",
+        "-q",
+        "-o",
+        inv.to_str().expect("utf8"),
+        "--exchanges",
+        fifo.to_str().expect("utf8"),
+        "fixtures/demo/demo.pcap",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Checked before waiting for the reader: had the pipe been renamed over, nothing
+    // would ever open it for writing and the reader would wait forever.
+    let kind = std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
+    let text = reader.join().expect("reader");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&inv).expect("inventory")).expect("json");
+    assert_eq!(
+        exchanges(&text).len() as u64,
+        doc["stats"]["http"]["exchanges"].as_u64().expect("count"),
+        "every record went through the pipe"
+    );
+    let dir = fifo.parent().expect("dir");
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}

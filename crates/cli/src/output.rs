@@ -10,14 +10,35 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A file that appears under its name only once complete.
+///
+/// Only a regular file (or a new name) is replaced that way. An existing device, FIFO or
+/// socket (`/dev/null`, a named pipe to another program, `/dev/stdout`) is written in
+/// place: renaming over it would replace the device itself with a file.
 pub struct AtomicFile {
-    tmp: PathBuf,
+    /// The temp file renamed over `dest` on commit; `None` when writing `dest` in place.
+    tmp: Option<PathBuf>,
     dest: PathBuf,
     file: Option<File>,
 }
 
+/// `p` names something that is neither a regular file nor a directory.
+fn is_special(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 impl AtomicFile {
     pub fn create(dest: &Path) -> Result<AtomicFile> {
+        if is_special(dest) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dest)
+                .with_context(|| format!("cannot open {}", dest.display()))?;
+            return Ok(AtomicFile {
+                tmp: None,
+                dest: dest.to_path_buf(),
+                file: Some(file),
+            });
+        }
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -26,7 +47,7 @@ impl AtomicFile {
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(AtomicFile {
-            tmp,
+            tmp: Some(tmp),
             dest: dest.to_path_buf(),
             file: Some(file),
         })
@@ -42,19 +63,24 @@ impl AtomicFile {
     }
 
     pub fn commit(mut self) -> Result<()> {
-        if let Some(f) = self.file.take() {
+        let file = self.file.take();
+        let Some(tmp) = self.tmp.take() else {
+            // Written in place: a device or pipe has nothing to sync or rename.
+            return Ok(());
+        };
+        if let Some(f) = file {
             f.sync_all()
-                .with_context(|| format!("cannot write {}", self.tmp.display()))?;
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
         }
-        std::fs::rename(&self.tmp, &self.dest)
+        std::fs::rename(&tmp, &self.dest)
             .with_context(|| format!("cannot rename to {}", self.dest.display()))
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (Some(_), Some(tmp)) = (&self.file, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
@@ -353,11 +379,13 @@ impl RotatingFile {
         reopen: Arc<AtomicBool>,
     ) -> Result<RotatingFile> {
         let (file, size) = open_append(path)?;
+        // Only a regular file is rotated: renaming a device or a pipe would move it.
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
         Ok(RotatingFile {
             path: path.to_path_buf(),
             file,
             size,
-            max,
+            max: max.filter(|_| regular),
             keep: keep.max(1),
             reopen,
             rotations: Arc::default(),
