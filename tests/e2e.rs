@@ -936,7 +936,10 @@ fn real_descriptions_are_named_once_per_operation() {
 #[test]
 fn outputs_to_a_pipe_are_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
-    let fifo = tmp("exchanges.fifo");
+    // A directory of its own: other tests write their temp files beside theirs meanwhile.
+    let dir = tmp("pipe");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let fifo = dir.join("exchanges.fifo");
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
@@ -944,7 +947,7 @@ fn outputs_to_a_pipe_are_written_in_place() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the pipe"))
     };
-    let inv = tmp("pipe-inventory.json");
+    let inv = dir.join("inventory.json");
     let out = apitap(&[
         "replay",
         "-q",
@@ -973,8 +976,7 @@ fn outputs_to_a_pipe_are_written_in_place() {
         doc["stats"]["http"]["exchanges"].as_u64().expect("count"),
         "every record went through the pipe"
     );
-    let dir = fifo.parent().expect("dir");
-    let leftovers: Vec<_> = std::fs::read_dir(dir)
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
