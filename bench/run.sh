@@ -2,7 +2,8 @@
 # Throughput of apitap against tcpdump (the floor: reads, parses nothing) and tshark (a
 # full dissector) on one capture, all with /usr/bin/time -v, file in page cache.
 # usage: bench/run.sh CAPTURE [--no-tshark]
-# Prints MB/s, exchanges/s, peak RSS and the ratios the performance goal is stated in.
+# Prints MB/s, packets/s, exchanges/s, peak RSS and the ratios the performance goal is
+# stated in.
 set -euo pipefail
 cap=${1:?usage: run.sh CAPTURE [--no-tshark]}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,15 +31,16 @@ if [[ "${2:-}" != "--no-tshark" ]] && command -v tshark > /dev/null; then
     measure tshark tshark -r "$cap" -n -Y http
 fi
 ex=$(wc -l < "$tmp/ex1.jsonl")
-python3 - "$tmp/results" "$mb" "$ex" <<'PY'
+pk=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['stats']['capture']['records'])" "$tmp/inv1.json")
+python3 - "$tmp/results" "$mb" "$ex" "$pk" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
-mb, ex = float(sys.argv[2]), int(sys.argv[3])
+mb, ex, pk = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 t = {r[0]: (float(r[1]), int(r[2])) for r in rows}
-print(f"capture: {mb:.1f} MB, {ex} HTTP exchanges")
-print(f"{'tool':<20}{'wall s':>8}{'MB/s':>9}{'exch/s':>11}{'peak RSS MB':>13}")
+print(f"capture: {mb:.1f} MB, {pk} packets, {ex} HTTP exchanges")
+print(f"{'tool':<20}{'wall s':>8}{'MB/s':>9}{'pkts/s':>11}{'exch/s':>11}{'peak RSS MB':>13}")
 for name, (wall, rss) in t.items():
-    print(f"{name:<20}{wall:>8.2f}{mb / wall:>9.1f}{ex / wall:>11.0f}{rss / 1024:>13.1f}")
+    print(f"{name:<20}{wall:>8.2f}{mb / wall:>9.1f}{pk / wall:>11.0f}{ex / wall:>11.0f}{rss / 1024:>13.1f}")
 td = t["tcpdump"][0]
 for name in ("apitap-1", "apitap-2", "apitap-2-scan-all"):
     print(f"{name} / tcpdump rate: {td / t[name][0]:.3f}")
