@@ -73,44 +73,13 @@ fn traffic(conns: u16, per_conn: usize, seg: usize) -> Vec<Vec<u8>> {
             })
             .collect();
         let cport = 40_000 + c;
-        for f in segmented(([10, 0, 0, 2], cport), ([10, 0, 0, 1], 8080), &pairs, seg) {
-            frames.push(f);
-        }
+        frames.extend(common::connection_in_segments(
+            ([10, 0, 0, 2], cport),
+            ([10, 0, 0, 1], 8080),
+            &pairs,
+            seg,
+        ));
     }
-    frames
-}
-
-/// As `common::connection`, with segments of at most `seg` bytes.
-fn segmented(
-    (client, cport): ([u8; 4], u16),
-    (server, sport): ([u8; 4], u16),
-    pairs: &[(Vec<u8>, Vec<u8>)],
-    seg: usize,
-) -> Vec<Vec<u8>> {
-    let mut seq = [1000u32, 5000u32];
-    let mut frames = Vec::new();
-    let mut pkt = |dir: usize, flags: u8, payload: &[u8]| {
-        let f = if dir == 0 {
-            common::frame(client, server, cport, sport, seq[0], seq[1], flags, payload)
-        } else {
-            common::frame(server, client, sport, cport, seq[1], seq[0], flags, payload)
-        };
-        seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
-        frames.push(f);
-    };
-    pkt(0, 0x02, b"");
-    pkt(1, 0x12, b"");
-    pkt(0, 0x10, b"");
-    for (q, r) in pairs {
-        for ch in q.chunks(seg) {
-            pkt(0, 0x18, ch);
-        }
-        for ch in r.chunks(seg) {
-            pkt(1, 0x18, ch);
-        }
-    }
-    pkt(0, 0x11, b"");
-    pkt(1, 0x11, b"");
     frames
 }
 

@@ -65,9 +65,19 @@ impl Pcap {
 /// The frames of one TCP connection carrying `pairs` (request, response) in turn: handshake,
 /// data in segments of at most 1400 bytes, FIN from both sides.
 pub fn connection(
+    client: ([u8; 4], u16),
+    server: ([u8; 4], u16),
+    pairs: &[(Vec<u8>, Vec<u8>)],
+) -> Vec<Vec<u8>> {
+    connection_in_segments(client, server, pairs, 1400)
+}
+
+/// [`connection`] with segments of at most `seg` bytes.
+pub fn connection_in_segments(
     (client, cport): ([u8; 4], u16),
     (server, sport): ([u8; 4], u16),
     pairs: &[(Vec<u8>, Vec<u8>)],
+    seg: usize,
 ) -> Vec<Vec<u8>> {
     let mut seq = [1000u32, 5000u32];
     let mut frames = Vec::new();
@@ -84,10 +94,10 @@ pub fn connection(
     pkt(1, 0x12, b"");
     pkt(0, 0x10, b"");
     for (q, r) in pairs {
-        for ch in q.chunks(1400) {
+        for ch in q.chunks(seg) {
             pkt(0, 0x18, ch);
         }
-        for ch in r.chunks(1400) {
+        for ch in r.chunks(seg) {
             pkt(1, 0x18, ch);
         }
     }

@@ -4,7 +4,10 @@
 //!
 //! `cargo bench -p apitap-inventory --bench template`
 
-use apitap_http::{Body, Exchange, Headers, Request, Response};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use apitap_http::Exchange;
 use apitap_inventory::{learn, template_path, Inventory};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::collections::BTreeSet;
@@ -35,41 +38,6 @@ fn paths(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn exchange(path: &str, body: &str) -> Exchange {
-    let h = |v: &[(&str, &str)]| Headers::from_pairs(v.iter().map(|(k, v)| (*k, v.as_bytes())));
-    Exchange {
-        client: "10.0.0.1:40000".parse().expect("addr"),
-        server: "10.0.0.2:80".parse().expect("addr"),
-        tunnel: 0,
-        request: Some(Request {
-            ts: 1,
-            method: "GET".into(),
-            uri: format!("{path}?page=2&limit=50").into_bytes(),
-            version: 11,
-            headers: h(&[
-                ("Host", "api.example.com"),
-                ("Authorization", "Bearer abcdefghijklmnop"),
-            ]),
-            body: Body::default(),
-            gap: false,
-        }),
-        response: Some(Response {
-            ts: 2,
-            ts_end: 2,
-            status: 200,
-            reason: "OK".into(),
-            version: 11,
-            headers: h(&[("Content-Type", "application/json")]),
-            body: Body {
-                len: body.len() as u64,
-                data: body.as_bytes().to_vec(),
-                ..Body::default()
-            },
-            gap: false,
-        }),
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let ps = paths(600);
     let mut g = c.benchmark_group("inventory");
@@ -87,7 +55,8 @@ fn bench(c: &mut Criterion) {
     let xs: Vec<(Exchange, apitap_pii::Scan)> = ps
         .iter()
         .map(|p| {
-            let x = exchange(p, body);
+            let target = format!("{p}?page=2&limit=50");
+            let x = support::exchange("api.example.com", "GET", &target, body, 1);
             let s = scanner.scan(&x);
             (x, s)
         })

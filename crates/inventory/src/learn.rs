@@ -986,45 +986,23 @@ fn renamed(
     (path, params)
 }
 
+/// The exchange builder the crate's integration tests and benches use.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod support_for_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apitap_http::{Body, Exchange, Headers, Request, Response};
+    use apitap_http::Exchange;
+    use support_for_tests as support;
 
     fn exchange(path: &str, body: &str) -> Exchange {
         exchange_m("GET", path, body)
     }
 
     fn exchange_m(method: &str, path: &str, body: &str) -> Exchange {
-        let h = |v: &[(&str, &str)]| Headers::from_pairs(v.iter().map(|(k, v)| (*k, v.as_bytes())));
-        Exchange {
-            client: "10.0.0.1:40000".parse().expect("addr"),
-            server: "10.0.0.2:80".parse().expect("addr"),
-            tunnel: 0,
-            request: Some(Request {
-                ts: 1,
-                method: method.into(),
-                uri: path.as_bytes().to_vec(),
-                version: 11,
-                headers: h(&[("Host", "api.example.com")]),
-                body: Body::default(),
-                gap: false,
-            }),
-            response: Some(Response {
-                ts: 2,
-                ts_end: 2,
-                status: 200,
-                reason: "OK".into(),
-                version: 11,
-                headers: h(&[("Content-Type", "application/json")]),
-                body: Body {
-                    len: body.len() as u64,
-                    data: body.as_bytes().to_vec(),
-                    ..Body::default()
-                },
-                gap: false,
-            }),
-        }
+        support::exchange("api.example.com", method, path, body, 1)
     }
 
     fn paths(traffic: &[(String, &str)]) -> Vec<String> {
