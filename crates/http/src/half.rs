@@ -99,9 +99,12 @@ fn grow(data: &mut Vec<u8>, add: usize, whole: Option<usize>) {
     if need <= data.capacity() {
         return;
     }
-    let target = whole
-        .map_or(need, |w| w.max(need))
-        .min(need.saturating_mul(4));
+    let target = match whole {
+        Some(w) => w.max(need).min(need.saturating_mul(4)),
+        // Length unknown (chunked, until close): doubling, so many small pieces cost a
+        // logarithmic number of copies, not one each.
+        None => need.max(data.capacity().saturating_mul(2)),
+    };
     data.reserve_exact(target - data.len());
 }
 
@@ -615,5 +618,39 @@ impl Half {
         }
         self.state = State::Head;
         Some(Event::Done(Box::new(cur)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grow;
+
+    /// Reallocations while `n` one-byte pieces arrive for a body of length `whole`.
+    fn growths(n: usize, whole: Option<usize>) -> usize {
+        let mut v = Vec::new();
+        let mut changes = 0;
+        for _ in 0..n {
+            let cap = v.capacity();
+            grow(&mut v, 1, whole);
+            v.push(0u8);
+            changes += usize::from(v.capacity() != cap);
+        }
+        changes
+    }
+
+    #[test]
+    fn bodies_grow_geometrically_and_never_far_ahead_of_their_bytes() {
+        // Unknown length, or a known one, in one-byte pieces: a few dozen growths at most,
+        // never one per piece.
+        assert!(growths(65_536, None) <= 20);
+        assert!(growths(65_536, Some(65_536)) <= 10);
+        // A known length is reserved at once when the first piece is a quarter of it...
+        let mut v = Vec::new();
+        grow(&mut v, 1000, Some(3000));
+        assert!(v.capacity() >= 3000);
+        // ...but a length that promises much gets four times what arrived, not the promise.
+        let mut v = Vec::new();
+        grow(&mut v, 10, Some(60_000));
+        assert!((40..1000).contains(&v.capacity()), "{}", v.capacity());
     }
 }
