@@ -144,6 +144,17 @@ impl Half {
         }
     }
 
+    /// Drop the gathered head bytes. The buffer is kept for the next head that straddles
+    /// segments, unless a large head grew it: at most [`KEEP_HEAD_BUF`] bytes per direction
+    /// stay with a quiet flow, whichever way the head ended.
+    fn empty_head_buf(&mut self) {
+        if self.buf.capacity() > KEEP_HEAD_BUF {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+    }
+
     pub fn kill(&mut self) {
         self.state = State::Dead;
         self.buf = Vec::new();
@@ -338,14 +349,12 @@ impl Half {
             && self.starts_message(&self.buf) == Some(false)
             && self.http09_answer
         {
-            self.buf.clear();
             self.kill();
             return None;
         }
         if old < head::PROBE_BYTES && self.starts_message(&self.buf) == Some(false) {
             // Not a message after all: drop the buffered bytes and rescan this input.
-            self.buf.truncate(old);
-            self.buf.clear();
+            self.empty_head_buf();
             self.state = State::Resync;
             return None;
         }
@@ -353,19 +362,13 @@ impl Half {
             Some(end) => {
                 let used = end - old;
                 let parsed = self.parse(&self.buf[..end], cfg, st);
-                // Kept for the next head that straddles segments, unless a large one grew
-                // it: at most KEEP_HEAD_BUF bytes per direction stay with a quiet flow.
-                if self.buf.capacity() > KEEP_HEAD_BUF {
-                    self.buf = Vec::new();
-                } else {
-                    self.buf.clear();
-                }
+                self.empty_head_buf();
                 self.advance(input, used);
                 self.begin(parsed, self.buf_ts, self.buf_ack, self.buf_seq)
             }
             None if take < input.len() || self.buf.len() >= cfg.max_head_bytes => {
                 st.head_too_large += 1;
-                self.buf.clear();
+                self.empty_head_buf();
                 self.advance(input, take);
                 self.state = State::Resync;
                 None
@@ -607,7 +610,7 @@ impl Half {
 
     /// The connection ended: finish a close-delimited body, report a cut one as damaged.
     pub fn finish(&mut self) -> Option<Event> {
-        self.buf.clear();
+        self.empty_head_buf();
         let mut cur = self.cur.take()?;
         let close_delimited = cur
             .reader

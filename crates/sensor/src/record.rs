@@ -52,14 +52,17 @@ fn push_millis(out: &mut String, ns: u64) {
     let us = (ns + 500) / 1000;
     push_int(out, us / 1000);
     out.push('.');
-    let frac = us % 1000;
-    if frac < 100 {
+    push_padded(out, us % 1000, 3);
+}
+
+/// Append `n` with leading zeros to `width` digits.
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    for _ in digits.len()..width {
         out.push('0');
     }
-    if frac < 10 {
-        out.push('0');
-    }
-    push_int(out, frac);
+    out.push_str(digits);
 }
 
 /// Append `s` as a JSON string.
@@ -307,14 +310,8 @@ impl Renderer {
             self.second = Some(sec);
         }
         out.push_str(&self.date);
-        let micros = (ns % 1_000_000_000) / 1000;
         out.push('.');
-        let mut buf = itoa::Buffer::new();
-        let digits = buf.format(micros);
-        for _ in digits.len()..6 {
-            out.push('0');
-        }
-        out.push_str(digits);
+        push_padded(out, (ns % 1_000_000_000) / 1000, 6);
         out.push('Z');
     }
 }
