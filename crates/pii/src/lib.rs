@@ -403,6 +403,49 @@ pub struct Scanner {
     text: text::Text,
     /// Field names already analysed (cleared when full).
     keys: std::cell::RefCell<KeyCache>,
+    /// In front of `keys`: recent names of up to 16 bytes, direct-mapped by their words.
+    front: std::cell::RefCell<Vec<FrontSlot>>,
+}
+
+/// Slots in front of the key cache.
+const FRONT_SLOTS: usize = 256;
+
+/// One recent short field name, as `short_name_words` reads it, and its analysis.
+#[derive(Debug, Default, Clone)]
+struct FrontSlot {
+    words: (u64, u64),
+    key: Option<std::rc::Rc<Key>>,
+}
+
+/// A name of up to 16 bytes as two words that, with its length, determine it: the first
+/// and last 8 bytes (overlapping when shorter than 16), 4 bytes when shorter than 8, and
+/// the first, middle and last bytes when shorter than 4. Read without a copy or a call.
+fn short_name_words(b: &[u8]) -> Option<(u64, u64)> {
+    let n = b.len();
+    let w8 = |i: usize| {
+        u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ])
+    };
+    let w4 = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let (lo, hi) = match n {
+        17.. => return None,
+        8.. => (w8(0), w8(n - 8)),
+        4.. => (w4(0), w4(n - 4)),
+        1.. => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8,
+            u64::from(b[n - 1]),
+        ),
+        0 => (0, 0),
+    };
+    Some((lo, hi ^ (n as u64) << 56))
 }
 
 /// How a body should be read.
@@ -735,6 +778,28 @@ impl Scanner {
 
     /// The analysed field name `k`, from the cache when it was seen before.
     fn key(&self, k: &str) -> std::rc::Rc<Key> {
+        let Some(words) = short_name_words(k.as_bytes()) else {
+            return self.cached_key(k);
+        };
+        let slot = (words.0 ^ words.1.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+        let mut front = self.front.borrow_mut();
+        if front.is_empty() {
+            front.resize(FRONT_SLOTS, FrontSlot::default());
+        }
+        let s = &mut front[slot as usize % FRONT_SLOTS];
+        if let Some(key) = s.key.as_ref().filter(|_| s.words == words) {
+            return key.clone();
+        }
+        let key = self.cached_key(k);
+        *s = FrontSlot {
+            words,
+            key: Some(key.clone()),
+        };
+        key
+    }
+
+    /// `key` behind the front slots.
+    fn cached_key(&self, k: &str) -> std::rc::Rc<Key> {
         let mut cache = self.keys.borrow_mut();
         if let Some(key) = cache.get(k) {
             return key.clone();

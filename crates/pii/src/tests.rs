@@ -318,3 +318,61 @@ fn jwt_header_and_claims_are_read_without_a_full_parse() {
     let t = tok(r#"{"alg":"ES256"}"#, &format!(r#"{{"iss":"{long}"}}"#), "");
     assert_eq!(detail(&t), Some(format!("alg=ES256 iss={}", &long[..80])));
 }
+
+#[test]
+fn short_names_are_told_apart_by_their_words() {
+    // Every name of up to 6 bytes over a small alphabet, and longer ones that share their
+    // first and last 8 bytes or differ only in length: equal words iff equal names.
+    let alphabet = [b'a', b'b', b'_', 0xc3];
+    let mut names: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut frontier = names.clone();
+    for _ in 0..6 {
+        frontier = frontier
+            .iter()
+            .flat_map(|n| {
+                alphabet.iter().map(move |c| {
+                    let mut m = n.clone();
+                    m.push(*c);
+                    m
+                })
+            })
+            .collect();
+        names.extend(frontier.iter().cloned());
+    }
+    for mid in ["", "x", "xy", "xyz"] {
+        names.push(format!("cust{mid}_addr").into_bytes());
+        names.push(format!("cust{mid}addr").into_bytes());
+    }
+    let mut seen = std::collections::HashMap::new();
+    for n in &names {
+        let w = short_name_words(n).expect("16 bytes or fewer");
+        if let Some(other) = seen.insert(w, n.clone()) {
+            panic!("{n:?} and {other:?} share words {w:x?}");
+        }
+    }
+    assert_eq!(short_name_words(&[b'a'; 17]), None);
+}
+
+#[test]
+fn the_front_slots_give_each_name_its_own_analysis() {
+    // More names than slots, so slots are overwritten; every answer must be the analysis of
+    // the name asked for, whether from a slot, the cache behind, or fresh.
+    let s = Scanner::new();
+    let names: Vec<String> = (0..3 * FRONT_SLOTS)
+        .map(|i| match i % 3 {
+            0 => format!("email{i}"),
+            1 => format!("date_of_birth_{i}"),
+            _ => format!("a_much_longer_field_name_{i}"),
+        })
+        .collect();
+    for round in 0..3 {
+        for n in &names {
+            let got = s.key(n);
+            let want = Key::new(n);
+            assert_eq!(got.joined, want.joined, "round {round}, {n}");
+            assert_eq!(got.hint, want.hint, "round {round}, {n}");
+        }
+    }
+    assert_eq!(s.key("dateOfBirth").hint, detect::Hint::Dob);
+    assert_eq!(s.key("").hint, detect::Hint::None);
+}
