@@ -405,6 +405,20 @@ pub struct Scanner {
     keys: std::cell::RefCell<KeyCache>,
     /// In front of `keys`: recent names of up to 16 bytes, direct-mapped by their words.
     front: std::cell::RefCell<Vec<FrontSlot>>,
+    /// The analysis of every name that `names_nothing`: no words, no hint.
+    nameless: std::rc::Rc<Key>,
+}
+
+/// Whether a field name is an identifier rather than a name (it holds a run of four or
+/// more digits: a path segment `prd_00621430` before the next one, a JSON map keyed by
+/// ids, `2024`), so that it says nothing of its value. Such names are mostly unique;
+/// analysing and caching each would churn the key cache.
+fn names_nothing(name: &str) -> bool {
+    let mut run = 0;
+    name.bytes().any(|c| {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 4
+    })
 }
 
 /// Slots in front of the key cache.
@@ -800,6 +814,9 @@ impl Scanner {
 
     /// `key` behind the front slots.
     fn cached_key(&self, k: &str) -> std::rc::Rc<Key> {
+        if names_nothing(k) {
+            return self.nameless.clone();
+        }
         let mut cache = self.keys.borrow_mut();
         if let Some(key) = cache.get(k) {
             return key.clone();

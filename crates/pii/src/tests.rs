@@ -376,3 +376,43 @@ fn the_front_slots_give_each_name_its_own_analysis() {
     assert_eq!(s.key("dateOfBirth").hint, detect::Hint::Dob);
     assert_eq!(s.key("").hint, detect::Hint::None);
 }
+
+#[test]
+fn identifiers_are_not_analysed_as_names() {
+    let s = Scanner::new();
+    for id in [
+        "prd_00621430",
+        "2024",
+        "usr-12345678-abcd",
+        "a_much_longer_id_0000123456789",
+    ] {
+        let k = s.key(id);
+        assert!(k.words.is_empty() && k.hint == detect::Hint::None, "{id}");
+    }
+    assert!(
+        s.keys.borrow().is_empty(),
+        "identifiers stay out of the cache"
+    );
+    // Short digit runs are parts of names.
+    for name in [
+        "v1",
+        "ssn_last4",
+        "address2",
+        "oauth2_token",
+        "x-b3-traceid",
+    ] {
+        assert_eq!(s.key(name).words, Key::new(name).words, "{name}");
+    }
+    assert_eq!(s.keys.borrow().len(), 5);
+    // A path segment after an id is scanned with no name; the value is still found.
+    let x = exchange(
+        "/api/v1/users/100234/alice.smith%40example.com",
+        &[],
+        "",
+        &[],
+        "",
+    );
+    let mut hits = Vec::new();
+    s.path(&x.request.as_ref().expect("request").uri, &mut hits);
+    assert!(hits.iter().any(|h| h.kind == Kind::Email), "{hits:?}");
+}
