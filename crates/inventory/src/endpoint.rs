@@ -8,6 +8,7 @@ use apitap_http::{Exchange, TlsSeen, UnparsedStream};
 use apitap_pii::{Class, Confidence, Kind, Location, Scan};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -371,10 +372,16 @@ impl Inventory {
             template_path(path)
         };
         let key = (host, req.method.clone(), tpl.path);
-        if !self.endpoints.contains_key(&key) && self.endpoints.len() >= self.max_endpoints {
-            self.endpoints_dropped += 1;
-            return None;
-        }
+        let (ep_host, ep_path) = (key.0.clone(), key.2.clone());
+        let known = self.endpoints.len();
+        let ep = match self.endpoints.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(_) if known >= self.max_endpoints => {
+                self.endpoints_dropped += 1;
+                return None;
+            }
+            Entry::Vacant(e) => e.insert(Endpoint::default()),
+        };
         let auth = request_auth(req, query);
         let success = x
             .response
@@ -383,11 +390,10 @@ impl Inventory {
         let unauth_ok = success && auth == [AuthKind::None];
         let mut capped = 0;
         let observed = Observed {
-            host: key.0.clone(),
-            path: key.2.clone(),
+            host: ep_host,
+            path: ep_path,
             auth,
         };
-        let ep = self.endpoints.entry(key).or_default();
         let last = x.response.as_ref().map_or(req.ts, |r| req.ts.max(r.ts));
         if ep.hits == 0 {
             ep.first_seen = req.ts;
@@ -859,6 +865,22 @@ mod tests {
         assert!(e.hits > 0 && !e.pii.is_empty() && !e.auth_details.is_empty());
         assert!(e.response_schema.samples > 0 && !e.latency.is_empty());
         assert_eq!(one_by_one, merged);
+    }
+
+    #[test]
+    fn endpoints_past_the_cap_are_counted_not_kept() {
+        let scanner = apitap_pii::Scanner::new();
+        let mut inv = Inventory::new(2);
+        let ua = ("User-Agent", "curl/8.0");
+        for (i, uri) in ["/a", "/b", "/c", "/a", "/d", "/b"].iter().enumerate() {
+            let x = exchange(i as u64 + 1, uri, ua, Some(200));
+            let seen = inv.observe(&x, &scanner.scan(&x));
+            assert_eq!(seen.is_some(), !matches!(*uri, "/c" | "/d"), "{uri}");
+        }
+        assert_eq!(inv.endpoints.len(), 2);
+        assert_eq!(inv.endpoints_dropped, 2);
+        let hits: Vec<u64> = inv.endpoints.values().map(|e| e.hits).collect();
+        assert_eq!(hits, [2, 2], "known endpoints still counted at the cap");
     }
 
     #[test]
