@@ -8,6 +8,10 @@
 //! field name whose bit is set; a body whose anchors and names were all seen before can
 //! differ from the scanned ones only in values of kinds already found there or in
 //! key-less values of the same anchors.
+//!
+//! Digit runs and member names come from one pass over 64-byte blocks whose digits,
+//! quotes and colons are found sixteen bytes at a time (SSE2 compares through `wide`, no
+//! unsafe here); tests hold both to plain byte-by-byte readings.
 
 /// Anchor bits follow `text::ANCHORS` (bit 0 is `@`); these come after them.
 const DIGIT_RUN: u32 = 1 << 30;
@@ -53,39 +57,149 @@ impl crate::Scanner {
         for m in self.text.anchors_iter(data) {
             t.anchors |= 1 << m.min(29);
         }
-        t.anchors |= digit_runs(data);
-        field_names(data, &mut t.names);
+        let json = data
+            .iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|c| matches!(c, b'{' | b'['));
+        t.anchors |= blocks(data, json.then_some(&mut t.names));
+        if !json {
+            form_names(data, &mut t.names);
+        }
         t
     }
 }
 
-/// Per byte of an 8-byte word, the top bit set where the byte is an ASCII digit (SWAR: no
-/// branch per byte).
-fn digit_bytes(w: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let y = w & LOW7;
-    // Per byte, y + 0x50 reaches 0x80 from '0' up and y + 0x46 from ':' up; no carries
-    // cross bytes because y < 0x80. Bytes with the top bit set are not digits.
-    let ge0 = y.wrapping_add(0x5050_5050_5050_5050);
-    let gt9 = y.wrapping_add(0x4646_4646_4646_4646);
-    ge0 & !gt9 & !w & HIGH
+/// Where the digits, double quotes and colons of a 64-byte block are (bit j for byte j),
+/// sixteen bytes at a time.
+struct Masks {
+    digit: u64,
+    quote: u64,
+    colon: u64,
 }
 
-/// The eight top bits of `h` (bytes' bit 7) packed into the low byte, byte 0 first.
-fn pack_high_bits(h: u64) -> u64 {
-    // Bit 8k+7 moves to 56+k; no two products land on the same bit, so nothing carries.
-    ((h >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
-/// Bit j set where byte j of the 64-byte block is an ASCII digit.
-fn digit_mask(block: &[u8; 64]) -> u64 {
-    let mut m = 0;
-    for (k, w) in block.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        m |= pack_high_bits(digit_bytes(w)) << (8 * k);
+fn masks(block: &[u8; 64]) -> Masks {
+    use wide::u8x16;
+    let (zero, nine) = (u8x16::splat(b'0'), u8x16::splat(b'9'));
+    let (quote, colon) = (u8x16::splat(b'"'), u8x16::splat(b':'));
+    let mut m = Masks {
+        digit: 0,
+        quote: 0,
+        colon: 0,
+    };
+    for (k, w) in block.chunks_exact(16).enumerate() {
+        let v = u8x16::new(w.try_into().unwrap_or([0; 16]));
+        let bits = |x: u8x16| u64::from(x.move_mask() as u16) << (16 * k);
+        m.digit |= bits(v.max(zero).cmp_eq(v) & v.min(nine).cmp_eq(v));
+        m.quote |= bits(v.cmp_eq(quote));
+        m.colon |= bits(v.cmp_eq(colon));
     }
     m
+}
+
+/// One pass over `b` in 64-byte blocks: the digit-run anchors, and with `names` (a JSON
+/// body) the bit of each member name: a quoted string followed by `:`, read from the
+/// quote before its closing one (so `"a\"b":` names `b`), at most 64 bytes back, and at
+/// most `MAX_NAMES` of them.
+fn blocks(b: &[u8], mut names: Option<&mut [u64; NAME_BITS / 64]>) -> u32 {
+    let mut runs = Runs::default();
+    // The last double quote of the blocks before this one.
+    let mut last_quote: Option<usize> = None;
+    let mut named = 0;
+    let mut at = 0;
+    while at < b.len() {
+        // Full blocks are read in place; the last one is padded with zeros.
+        let mut tail = [0u8; 64];
+        let block: &[u8; 64] = match b.get(at..at + 64).and_then(|w| w.try_into().ok()) {
+            Some(full) => full,
+            None => {
+                tail[..b.len() - at].copy_from_slice(&b[at..]);
+                &tail
+            }
+        };
+        let m = masks(block);
+        if runs.bits != DIGIT_RUN | DOTTED_QUAD {
+            let next_digit = b.get(at + 64).is_some_and(u8::is_ascii_digit);
+            runs.block(block, m.digit, next_digit);
+        }
+        if let Some(names) = names.as_deref_mut() {
+            let mut colons = m.colon;
+            while colons != 0 && named < MAX_NAMES {
+                let i = at + colons.trailing_zeros() as usize;
+                colons &= colons - 1;
+                let mut close = i;
+                while close > 0 && matches!(b[close - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                    close -= 1;
+                }
+                if close == 0 || b[close - 1] != b'"' {
+                    continue;
+                }
+                close -= 1;
+                let floor = close.saturating_sub(64);
+                let open = if close >= at {
+                    // Quotes of this block before the closing one, else the blocks before.
+                    let before = m.quote & ((1u64 << (close - at)) - 1);
+                    if before != 0 {
+                        Some(at + 63 - before.leading_zeros() as usize)
+                    } else {
+                        last_quote
+                    }
+                } else {
+                    // Blank space from the closing quote into this block: look back.
+                    memchr::memrchr(b'"', &b[floor..close]).map(|q| floor + q)
+                };
+                let start = open.map_or(floor, |q| (q + 1).max(floor));
+                let bit = name_bit(&b[start..close]);
+                names[bit / 64] |= 1 << (bit % 64);
+                named += 1;
+            }
+        }
+        if m.quote != 0 {
+            last_quote = Some(at + 63 - m.quote.leading_zeros() as usize);
+        }
+        at += 64;
+    }
+    runs.finish()
+}
+
+/// The bit of a JSON member name of up to 64 bytes, case-folded (`| 0x20`: exact for
+/// letters, a harmless merge for a few symbols). A name of up to 16 bytes is read as two
+/// words that, with its length, determine it (as `short_name_words` does for the key
+/// cache) and mixed with one multiplication; a longer one word by word.
+fn name_bit(n: &[u8]) -> usize {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let len = n.len();
+    let w8 = |i: usize| {
+        n.get(i..i + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let w4 = |i: usize| {
+        n.get(i..i + 4)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let (first, last) = match len {
+        17.. => {
+            let mut h = 0u64;
+            let mut i = 0;
+            while i + 8 < len {
+                h = (h ^ (w8(i) | FOLD)).wrapping_mul(K);
+                h ^= h >> 29;
+                i += 8;
+            }
+            (h, w8(len - 8))
+        }
+        8.. => (w8(0), w8(len - 8)),
+        4.. => (w4(0), w4(len - 4)),
+        1.. => (
+            u64::from(n[0]) | u64::from(n[len / 2]) << 8,
+            u64::from(n[len - 1]),
+        ),
+        0 => (0, 0),
+    };
+    let x = (first | FOLD) ^ (last | FOLD).rotate_left(29) ^ (len as u64) << 57;
+    (x.wrapping_mul(K) >> 55) as usize % NAME_BITS
 }
 
 /// Runs of 9 or more digits (cards, phone numbers, national ids, accounts; single
@@ -95,34 +209,30 @@ fn digit_mask(block: &[u8; 64]) -> u64 {
 /// bytes at a time as bitmasks: digits, then the single bytes between two digits that are
 /// separators (a handful per block, looked at one by one). A run's digits and dots are
 /// counted with popcounts; a run open at the end of a block carries into the next.
-fn digit_runs(b: &[u8]) -> u32 {
-    // (digits, dots) of the run reaching the end of the previous block.
-    let mut open: Option<(u32, u32)> = None;
-    let mut bits = 0;
-    let eval = |bits: &mut u32, (digits, dots): (u32, u32)| {
+#[derive(Default)]
+struct Runs {
+    /// (digits, dots) of the run reaching the end of the previous block.
+    open: Option<(u32, u32)>,
+    bits: u32,
+    /// Whether the previous block ended with a digit (bit 0).
+    prev_last_digit: u64,
+}
+
+impl Runs {
+    fn eval(&mut self, (digits, dots): (u32, u32)) {
         if digits >= 9 {
-            *bits |= DIGIT_RUN;
+            self.bits |= DIGIT_RUN;
         }
         if dots >= 3 && digits >= 4 {
-            *bits |= DOTTED_QUAD;
+            self.bits |= DOTTED_QUAD;
         }
-    };
-    let mut prev_last_digit = 0u64;
-    let mut at = 0;
-    while at < b.len() && bits != DIGIT_RUN | DOTTED_QUAD {
-        // Full blocks are read in place; the last one is padded with zeros (not digits).
-        let mut tail = [0u8; 64];
-        let block: &[u8; 64] = match b.get(at..at + 64).and_then(|w| w.try_into().ok()) {
-            Some(full) => full,
-            None => {
-                tail[..b.len() - at].copy_from_slice(&b[at..]);
-                &tail
-            }
-        };
-        let next_digit = u64::from(b.get(at + 64).is_some_and(u8::is_ascii_digit));
-        let d = digit_mask(block);
+    }
+
+    /// One block, its digit mask `d`, and whether the byte after it is a digit.
+    fn block(&mut self, block: &[u8; 64], d: u64, next_digit: bool) {
         // Single non-digits with a digit on both sides.
-        let mut gaps = !d & (d << 1 | prev_last_digit) & (d >> 1 | next_digit << 63);
+        let mut gaps =
+            !d & (d << 1 | self.prev_last_digit) & (d >> 1 | u64::from(next_digit) << 63);
         let (mut sep, mut dot) = (0u64, 0u64);
         while gaps != 0 {
             let j = gaps.trailing_zeros();
@@ -135,8 +245,8 @@ fn digit_runs(b: &[u8]) -> u32 {
         }
         let mut c = d | sep;
         if c & 1 == 0 {
-            if let Some(o) = open.take() {
-                eval(&mut bits, o);
+            if let Some(o) = self.open.take() {
+                self.eval(o);
             }
         }
         while c != 0 {
@@ -148,29 +258,37 @@ fn digit_runs(b: &[u8]) -> u32 {
                 ((1u64 << len) - 1) << start
             };
             c &= !mask;
-            let carried = start == 0 && open.is_some();
+            let carried = start == 0 && self.open.is_some();
             if len < 7 && !carried && start + len < 64 {
                 // Too short for either (a dotted quad takes 7 bytes, a long run 9).
                 continue;
             }
             let here = ((d & mask).count_ones(), (dot & mask).count_ones());
-            let run = match open.take() {
+            let run = match self.open.take() {
                 Some((digits, dots)) if start == 0 => (digits + here.0, dots + here.1),
                 _ => here,
             };
             if start + len == 64 {
-                open = Some(run);
+                self.open = Some(run);
             } else {
-                eval(&mut bits, run);
+                self.eval(run);
             }
         }
-        prev_last_digit = d >> 63;
-        at += 64;
+        self.prev_last_digit = d >> 63;
     }
-    if let Some(o) = open {
-        eval(&mut bits, o);
+
+    fn finish(mut self) -> u32 {
+        if let Some(o) = self.open.take() {
+            self.eval(o);
+        }
+        self.bits
     }
-    bits
+}
+
+/// The digit-run anchors of `b` alone.
+#[cfg(test)]
+fn digit_runs(b: &[u8]) -> u32 {
+    blocks(b, None)
 }
 
 /// Set the bit of the name that ends `before` and starts after its last `starts` byte
@@ -184,73 +302,6 @@ fn set_name(names: &mut [u64; NAME_BITS / 64], before: &[u8], starts: impl Fn(u8
         h = (h ^ u32::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
     }
     let bit = (h.wrapping_mul(0x9e37_79b1) >> 23) as usize % NAME_BITS;
-    names[bit / 64] |= 1 << (bit % 64);
-}
-
-/// Set a bit for each quoted string followed by `:` (a JSON member name), or for each
-/// `name=` of a form when the body is not JSON.
-fn field_names(b: &[u8], names: &mut [u64; NAME_BITS / 64]) {
-    let json = b
-        .iter()
-        .find(|c| !c.is_ascii_whitespace())
-        .is_some_and(|c| matches!(c, b'{' | b'['));
-    if !json {
-        return form_names(b, names);
-    }
-    for (n, i) in memchr::memchr_iter(b':', b).enumerate() {
-        if n >= MAX_NAMES {
-            break;
-        }
-        let mut j = i;
-        while j > 0 && matches!(b[j - 1], b' ' | b'\t' | b'\r' | b'\n') {
-            j -= 1;
-        }
-        if j == 0 || b[j - 1] != b'"' {
-            continue;
-        }
-        set_json_name(names, &b[..j - 1]);
-    }
-}
-
-/// `set_name` for a JSON member name (it starts after the last `"` of `before`), eight
-/// bytes at a time: the name's words, case-folded (`| 0x20`: exact for letters, a harmless
-/// merge for a few symbols), are hashed with its length.
-fn set_json_name(names: &mut [u64; NAME_BITS / 64], before: &[u8]) {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const QUOTES: u64 = 0x2222_2222_2222_2222;
-    let mut h: u64 = 0x243f_6a88_85a3_08d3;
-    let mut end = before.len();
-    let limit = end.saturating_sub(64);
-    while end > limit {
-        let start = end.saturating_sub(8).max(limit);
-        let mut x = match <[u8; 8]>::try_from(&before[start..end]) {
-            Ok(w) => u64::from_le_bytes(w),
-            Err(_) => {
-                let mut w = [0u8; 8];
-                w[8 - (end - start)..].copy_from_slice(&before[start..end]);
-                u64::from_le_bytes(w)
-            }
-        };
-        // Exact per-byte test for '"' (top bit of each matching byte; no borrows).
-        let v = x ^ QUOTES;
-        let quotes = !(((v & LOW7) + LOW7) | v | LOW7);
-        let last_word = quotes != 0;
-        if last_word {
-            // The name starts after the quote nearest the end.
-            let k = (63 - quotes.leading_zeros()) / 8;
-            x = if k == 7 { 0 } else { x >> (8 * (k + 1)) };
-            end -= 7 - k as usize;
-        } else {
-            end = start;
-        }
-        h = (h ^ (x | 0x2020_2020_2020_2020)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        h ^= h >> 29;
-        if last_word {
-            break;
-        }
-    }
-    h = (h ^ (before.len() - end) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let bit = (h >> 55) as usize % NAME_BITS;
     names[bit / 64] |= 1 << (bit % 64);
 }
 
@@ -282,15 +333,6 @@ mod tests {
         assert!(d.novel_against(&a), "a new anchor");
         let e = s.triggers(br#"{"id":5,"email":"card 4111 1111 1111 1111"}"#);
         assert!(e.anchors & DIGIT_RUN != 0 && e.novel_against(&a));
-        for n in 0..=255u8 {
-            let w = u64::from_le_bytes([b'a', n, 0xff, b'/', b':', 0, 0x80, b'z']);
-            let want = if n.is_ascii_digit() { 0b10 } else { 0 };
-            assert_eq!(pack_high_bits(digit_bytes(w)), want, "byte {n}");
-        }
-        for m in 0..=255u64 {
-            let h = (0..8).fold(0, |h, k| h | ((m >> k) & 1) << (8 * k + 7));
-            assert_eq!(pack_high_bits(h), m, "bit pattern {m:08b}");
-        }
         let f = s.triggers(b"ip 10.1.2.3 at 2024-01-02T10:11:12Z");
         assert_eq!(f.anchors & (DIGIT_RUN | DOTTED_QUAD), DOTTED_QUAD);
         // Names are case-folded and read whole, however long, up to 64 bytes.
@@ -307,6 +349,91 @@ mod tests {
         );
         let g = s.triggers(b"user=bob&password=hunter2");
         assert!(g.novel_against(&s.triggers(b"user=alice")));
+    }
+
+    #[test]
+    fn block_masks_agree_with_a_byte_loop() {
+        // Every byte value at every position of a block.
+        for shift in 0..64 {
+            let mut block = [0u8; 64];
+            for (j, c) in block.iter_mut().enumerate() {
+                *c = ((j * 4 + shift * 7) % 256) as u8;
+            }
+            let m = masks(&block);
+            let want =
+                |f: fn(u8) -> bool| (0..64).fold(0u64, |acc, j| acc | u64::from(f(block[j])) << j);
+            assert_eq!(m.digit, want(|c| c.is_ascii_digit()), "shift {shift}");
+            assert_eq!(m.quote, want(|c| c == b'"'), "shift {shift}");
+            assert_eq!(m.colon, want(|c| c == b':'), "shift {shift}");
+        }
+    }
+
+    /// The plain reading of member names the block pass must agree with: every `:` whose
+    /// previous non-blank byte is `"`, the name starting after the quote before that one,
+    /// at most 64 bytes back.
+    fn names_reference(b: &[u8]) -> [u64; NAME_BITS / 64] {
+        let mut names = [0u64; NAME_BITS / 64];
+        let colons = b.iter().enumerate().filter(|(_, c)| **c == b':');
+        for (i, _) in colons.take(MAX_NAMES) {
+            let mut j = i;
+            while j > 0 && b[j - 1].is_ascii_whitespace() && b[j - 1] != 0x0c {
+                j -= 1;
+            }
+            if j == 0 || b[j - 1] != b'"' {
+                continue;
+            }
+            let close = j - 1;
+            let floor = close.saturating_sub(64);
+            let start = b[floor..close]
+                .iter()
+                .rposition(|c| *c == b'"')
+                .map_or(floor, |q| floor + q + 1);
+            let bit = name_bit(&b[start..close]);
+            names[bit / 64] |= 1 << (bit % 64);
+        }
+        names
+    }
+
+    #[test]
+    fn member_names_agree_with_the_plain_reading() {
+        // Names placed across block edges, blank space before colons (also across an
+        // edge), escaped quotes, names longer than 64 bytes, colons inside values.
+        let long = "n".repeat(80);
+        for pad in 0..140 {
+            for member in [
+                r#""email":"a""#,
+                r#""first_name" : 1"#,
+                "\"Street\"\n\t:\"x\"",
+                r#""a\"b":2"#,
+                r#""t":"12:00:00""#,
+                &format!(r#""{long}":1"#),
+                r#""":0"#,
+            ] {
+                let b = format!(r#"{{"{}":0,{member}}}"#, "p".repeat(pad));
+                let b = b.as_bytes();
+                let mut names = [0u64; NAME_BITS / 64];
+                blocks(b, Some(&mut names));
+                assert_eq!(names, names_reference(b), "{member} at {pad}");
+            }
+        }
+        // Random bodies over an alphabet dense in quotes, colons and blanks.
+        let alphabet = b"\"\":: \n\tab9\\{}";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for len in 0..300 {
+            for _ in 0..20 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let mut names = [0u64; NAME_BITS / 64];
+                blocks(&b, Some(&mut names));
+                assert_eq!(names, names_reference(&b), "{b:?}");
+            }
+        }
     }
 
     /// The plain byte-by-byte reading `digit_runs` must agree with.
