@@ -99,15 +99,33 @@ pub struct Head {
 /// Index just past the blank line ending a head that starts at `buf[0]`, searching from
 /// `from` (so callers accumulating a head scan each byte once). Accepts CRLF and bare LF.
 pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    use wide::u8x16;
+    // Windows of 64 bytes, 16 at a time, stepping by 62 so that every `\n` looked at has
+    // the two bytes after it in its window; the last window is padded with zeros.
+    let (lf, cr) = (u8x16::splat(b'\n'), u8x16::splat(b'\r'));
     let mut i = from.saturating_sub(3);
-    while let Some(p) = memchr::memchr(b'\n', buf.get(i..)?) {
-        let at = i + p;
-        match buf.get(at + 1) {
-            Some(b'\n') => return Some(at + 2),
-            Some(b'\r') if buf.get(at + 2) == Some(&b'\n') => return Some(at + 3),
-            _ => {}
+    while i < buf.len() {
+        let mut tail = [0u8; 64];
+        let w: &[u8; 64] = match buf.get(i..i + 64).and_then(|w| w.try_into().ok()) {
+            Some(full) => full,
+            None => {
+                tail[..buf.len() - i].copy_from_slice(&buf[i..]);
+                &tail
+            }
+        };
+        let (mut nl, mut r) = (0u64, 0u64);
+        for (k, c) in w.chunks_exact(16).enumerate() {
+            let v = u8x16::new(c.try_into().unwrap_or([0; 16]));
+            nl |= u64::from(v.cmp_eq(lf).move_mask() as u16) << (16 * k);
+            r |= u64::from(v.cmp_eq(cr).move_mask() as u16) << (16 * k);
         }
-        i = at + 1;
+        // `\n\n` or `\n\r\n` starting at bit j, for j among the first 62.
+        let ends = (nl & nl >> 1 | nl & r >> 1 & nl >> 2) & ((1 << 62) - 1);
+        if ends != 0 {
+            let j = ends.trailing_zeros() as usize;
+            return Some(i + j + if nl >> (j + 1) & 1 == 1 { 2 } else { 3 });
+        }
+        i += 62;
     }
     None
 }

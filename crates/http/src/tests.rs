@@ -859,3 +859,58 @@ mod hostile_hellos {
         }
     }
 }
+
+/// The line-by-line reading `find_head_end` must agree with: the first `\n` followed by
+/// `\n` or `\r\n`, from three bytes before `from`.
+fn head_end_reference(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from.saturating_sub(3);
+    while let Some(p) = buf.get(i..)?.iter().position(|c| *c == b'\n') {
+        let at = i + p;
+        match buf.get(at + 1) {
+            Some(b'\n') => return Some(at + 2),
+            Some(b'\r') if buf.get(at + 2) == Some(&b'\n') => return Some(at + 3),
+            _ => {}
+        }
+        i = at + 1;
+    }
+    None
+}
+
+#[test]
+fn head_end_agrees_with_the_line_by_line_reading() {
+    // Terminators at every offset around the 62-byte steps, and random heads over an
+    // alphabet dense in line ends, searched from several points.
+    for pad in 0..200 {
+        for end in ["\r\n\r\n", "\n\n", "\n\r\n", "\r\n\r", "\r\r\n\n", "\n"] {
+            let b = format!("GET / HTTP/1.1\r\n{}{end}body\r\n\r\n", "h".repeat(pad));
+            for from in [0, 3, pad, pad + 17, b.len()] {
+                let b = b.as_bytes();
+                assert_eq!(
+                    head::find_head_end(b, from),
+                    head_end_reference(b, from),
+                    "{end:?} after {pad}, from {from}"
+                );
+            }
+        }
+    }
+    let alphabet = b"\r\n\nab: \r";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for len in 0..400 {
+        for _ in 0..20 {
+            let b: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let from = (x % (len as u64 + 1)) as usize;
+            assert_eq!(
+                head::find_head_end(&b, from),
+                head_end_reference(&b, from),
+                "{b:?} from {from}"
+            );
+        }
+    }
+}
