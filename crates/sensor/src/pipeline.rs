@@ -553,7 +553,10 @@ fn worker(
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Batch(b) => {
-                for it in &b.items {
+                for (i, it) in b.items.iter().enumerate() {
+                    if let Some(next) = b.items.get(i + PREFETCH_PACKETS) {
+                        apitap_capture::prefetch(b.frame(next));
+                    }
                     let frame = b.frame(it);
                     let Transport::Tcp(tcp) = it.d.transport else {
                         continue;
@@ -648,6 +651,9 @@ fn worker(
         scan: policy.stats,
     }
 }
+
+/// A worker asks for the bytes of the packet this many ahead of the one it processes.
+const PREFETCH_PACKETS: usize = 4;
 
 /// Scratch space of `drain`, kept between batches.
 #[derive(Default)]
