@@ -437,18 +437,15 @@ struct FrontSlot {
 fn short_name_words(b: &[u8]) -> Option<(u64, u64)> {
     let n = b.len();
     let w8 = |i: usize| {
-        u64::from_le_bytes([
-            b[i],
-            b[i + 1],
-            b[i + 2],
-            b[i + 3],
-            b[i + 4],
-            b[i + 5],
-            b[i + 6],
-            b[i + 7],
-        ])
+        b.get(i..i + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
     };
-    let w4 = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let w4 = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
     let (lo, hi) = match n {
         17.. => return None,
         8.. => (w8(0), w8(n - 8)),

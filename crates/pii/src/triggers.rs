@@ -162,43 +162,24 @@ fn blocks(b: &[u8], mut names: Option<&mut [u64; NAME_BITS / 64]>) -> u32 {
 }
 
 /// The bit of a JSON member name of up to 64 bytes, case-folded (`| 0x20`: exact for
-/// letters, a harmless merge for a few symbols). A name of up to 16 bytes is read as two
-/// words that, with its length, determine it (as `short_name_words` does for the key
-/// cache) and mixed with one multiplication; a longer one word by word.
+/// letters, a harmless merge for a few symbols). A name of up to 16 bytes is read as the
+/// two words that determine it (`short_name_words`, as for the key cache) and mixed with
+/// one multiplication; a longer one word by word.
 fn name_bit(n: &[u8]) -> usize {
     const FOLD: u64 = 0x2020_2020_2020_2020;
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let len = n.len();
-    let w8 = |i: usize| {
-        n.get(i..i + 8)
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    let w4 = |i: usize| {
-        n.get(i..i + 4)
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-    };
-    let (first, last) = match len {
-        17.. => {
-            let mut h = 0u64;
-            let mut i = 0;
-            while i + 8 < len {
-                h = (h ^ (w8(i) | FOLD)).wrapping_mul(K);
-                h ^= h >> 29;
-                i += 8;
-            }
-            (h, w8(len - 8))
+    let (first, last) = crate::short_name_words(n).unwrap_or_else(|| {
+        let word = |w: &[u8]| w.try_into().map_or(0, u64::from_le_bytes);
+        let mut h = 0u64;
+        let mut words = n.chunks_exact(8);
+        for w in words.by_ref() {
+            h = (h ^ (word(w) | FOLD)).wrapping_mul(K);
+            h ^= h >> 29;
         }
-        8.. => (w8(0), w8(len - 8)),
-        4.. => (w4(0), w4(len - 4)),
-        1.. => (
-            u64::from(n[0]) | u64::from(n[len / 2]) << 8,
-            u64::from(n[len - 1]),
-        ),
-        0 => (0, 0),
-    };
-    let x = (first | FOLD) ^ (last | FOLD).rotate_left(29) ^ (len as u64) << 57;
+        // The last eight bytes (overlapping the words before), and the length.
+        (h, word(&n[n.len() - 8..]) ^ (n.len() as u64) << 56)
+    });
+    let x = (first | FOLD) ^ (last | FOLD).rotate_left(29);
     (x.wrapping_mul(K) >> 55) as usize % NAME_BITS
 }
 
