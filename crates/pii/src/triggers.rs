@@ -398,23 +398,31 @@ mod tests {
             }
         }
         // Random bodies over an alphabet dense in quotes, colons and blanks.
-        let alphabet = b"\"\":: \n\tab9\\{}";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        for len in 0..300 {
-            for _ in 0..20 {
-                let b: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        alphabet[(x % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
-                let mut names = [0u64; NAME_BITS / 64];
-                blocks(&b, Some(&mut names));
-                assert_eq!(names, names_reference(&b), "{b:?}");
-            }
+        for b in random_bodies(b"\"\":: \n\tab9\\{}", 300, 20) {
+            let mut names = [0u64; NAME_BITS / 64];
+            blocks(&b, Some(&mut names));
+            assert_eq!(names, names_reference(&b), "{b:?}");
         }
+    }
+
+    /// `per_len` bodies of every length below `max_len` over `alphabet` (xorshift: the
+    /// same bytes every run).
+    fn random_bodies(
+        alphabet: &[u8],
+        max_len: usize,
+        per_len: usize,
+    ) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..max_len * per_len).map(move |i| {
+            (0..i / per_len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect()
+        })
     }
 
     /// The plain byte-by-byte reading `digit_runs` must agree with.
@@ -472,20 +480,8 @@ mod tests {
                 assert_eq!(digit_runs(&b), digit_runs_reference(&b), "{run} at {pad}");
             }
         }
-        let alphabet = b"0123456789012345 -./()x:\"\xc3";
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for len in 0..400 {
-            for _ in 0..40 {
-                let b: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        alphabet[(x % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
-                assert_eq!(digit_runs(&b), digit_runs_reference(&b), "{b:?}");
-            }
+        for b in random_bodies(b"0123456789012345 -./()x:\"\xc3", 400, 40) {
+            assert_eq!(digit_runs(&b), digit_runs_reference(&b), "{b:?}");
         }
     }
 }
