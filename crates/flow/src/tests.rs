@@ -326,3 +326,40 @@ mod table {
         assert_eq!(t.stats.segments_after_close, 2);
     }
 }
+
+#[test]
+fn flow_keys_hash_by_every_field_and_not_by_direction() {
+    use crate::FlowKey;
+    use std::hash::BuildHasher;
+    use std::net::IpAddr;
+    let h = |k: &FlowKey| foldhash::fast::FixedState::with_seed(7).hash_one(k);
+    let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+    let (a4, b4, c4) = (ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3"));
+    let (a6, b6) = (ip("2001:db8::1"), ip("::ffff:10.0.0.2"));
+    let base = FlowKey::new(a4, 40000, b4, 80, 0);
+    assert_eq!(
+        h(&base),
+        h(&FlowKey::new(b4, 80, a4, 40000, 0)),
+        "either direction"
+    );
+    let others = [
+        FlowKey::new(a4, 40001, b4, 80, 0),
+        FlowKey::new(a4, 40000, b4, 81, 0),
+        FlowKey::new(a4, 40000, c4, 80, 0),
+        FlowKey::new(c4, 40000, b4, 80, 0),
+        FlowKey::new(a4, 40000, b4, 80, 1),
+        FlowKey::new(a6, 40000, b4, 80, 0),
+        FlowKey::new(a6, 40000, b6, 80, 0),
+        FlowKey::new(a4, 80, b4, 40000, 0),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    assert!(seen.insert(h(&base)));
+    for k in &others {
+        assert_ne!(k, &base);
+        assert!(seen.insert(h(k)), "{k:?} hashes like another key");
+    }
+    assert_eq!(
+        base.shard_hash(),
+        FlowKey::new(b4, 80, a4, 40000, 0).shard_hash()
+    );
+}
