@@ -180,6 +180,8 @@ impl<H: Handler> FlowTable<H> {
         let key = FlowKey::new(p.src.ip(), p.src.port(), p.dst.ip(), p.dst.port(), p.tunnel);
         let fl = p.tcp.flags;
         let new_syn = fl.syn() && !fl.ack();
+        // One lookup for a packet of a known flow (and one more to borrow it below).
+        let mut known = false;
         if let Some(f) = self.map.get(&key) {
             let stream = &f.streams[if p.src == f.ctx.orig { 0 } else { 1 }];
             let reused = new_syn
@@ -188,9 +190,11 @@ impl<H: Handler> FlowTable<H> {
                     || stream.finished());
             if reused {
                 self.close(&key, CloseReason::Reused, out);
+            } else {
+                known = true;
             }
         }
-        if !self.map.contains_key(&key) {
+        if !known {
             if p.payload.is_empty() && p.missing == 0 && !fl.syn() {
                 self.stats.segments_without_flow += 1;
                 return;
