@@ -368,9 +368,9 @@ impl FileSet {
             self.populated[i] = to;
         }
         let ahead = (pos + PREFETCH_AHEAD).min(self.populated[i]);
-        while self.prefetched[i] < ahead {
-            self.backings[i].prefetch(self.prefetched[i]);
-            self.prefetched[i] += 64;
+        if let Some(next) = data.get(self.prefetched[i]..ahead) {
+            crate::prefetch(next);
+            self.prefetched[i] = ahead;
         }
         if pos > self.released[i] + KEEP_BEHIND + RELEASE_STEP {
             let to = pos - KEEP_BEHIND;

@@ -57,13 +57,6 @@ impl Backing {
         }
     }
 
-    /// Ask for the cache line at `at` ahead of its use (a hint; nothing off x86-64).
-    pub fn prefetch(&self, at: usize) {
-        if let Some(b) = self.bytes().get(at) {
-            prefetch_line(b);
-        }
-    }
-
     /// Let the kernel drop the resident pages of `[from, to)` (page-aligned inwards), so a
     /// replay's memory does not grow with the file. Only memory changes: a later read of
     /// those bytes faults them in again from the page cache.
@@ -97,10 +90,10 @@ fn prefetch_line(b: &u8) {
     let _ = b;
 }
 
-/// Ask for the cache lines of `data` (up to its first 2 KB) ahead of their use: a worker
-/// calls it for a packet a few ahead of the one it processes.
+/// Ask for the cache lines of `data` ahead of their use: the file reader for the bytes
+/// ahead of it, a worker for a packet a few ahead of the one it processes.
 pub fn prefetch(data: &[u8]) {
-    for b in data.iter().take(2048).step_by(64) {
+    for b in data.iter().step_by(64) {
         prefetch_line(b);
     }
 }

@@ -555,7 +555,8 @@ fn worker(
             Msg::Batch(b) => {
                 for (i, it) in b.items.iter().enumerate() {
                     if let Some(next) = b.items.get(i + PREFETCH_PACKETS) {
-                        apitap_capture::prefetch(b.frame(next));
+                        let f = b.frame(next);
+                        apitap_capture::prefetch(&f[..f.len().min(PREFETCH_BYTES)]);
                     }
                     let frame = b.frame(it);
                     let Transport::Tcp(tcp) = it.d.transport else {
@@ -652,8 +653,10 @@ fn worker(
     }
 }
 
-/// A worker asks for the bytes of the packet this many ahead of the one it processes.
+/// A worker asks for the bytes (up to `PREFETCH_BYTES`) of the packet this many ahead of
+/// the one it processes.
 const PREFETCH_PACKETS: usize = 4;
+const PREFETCH_BYTES: usize = 2048;
 
 /// Scratch space of `drain`, kept between batches.
 #[derive(Default)]
