@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Load for bench/realcap.sh: THREADS keep-alive connections (reopened every 200 requests)
+"""Load for bench/realcap.sh: THREADS keep-alive connections (reopened every REQUESTS requests, default 200)
 asking for many distinct paths until BYTES of responses were read. Seeded.
-usage: api_client.py HOST PORT MEGABYTES [THREADS]"""
+usage: api_client.py HOST PORT MEGABYTES [THREADS] [REQUESTS per connection, default 200]"""
 import http.client
 import random
 import sys
@@ -9,6 +9,7 @@ import threading
 
 host, port, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 threads = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+per_conn = int(sys.argv[5]) if len(sys.argv) > 5 else 200
 budget = mb << 20
 lock = threading.Lock()
 read = 0
@@ -23,7 +24,7 @@ def run(seed):
     rnd = random.Random(seed)
     while True:
         c = http.client.HTTPConnection(host, port)
-        for _ in range(200):
+        for _ in range(per_conn):
             p = rnd.choice(PATHS).format(n=rnd.randrange(1, 10**6), slug=rnd.choice(SLUGS))
             c.request("GET", p, headers={"Authorization": "Bearer " + "tok%08d" % rnd.randrange(10**8)})
             n = len(c.getresponse().read())

@@ -3,10 +3,12 @@
 # a keep-alive load generator in another, tcpdump on the veth between them. Needs root.
 # The capture is not committed.
 # usage: bench/realcap.sh OUT.pcap [MEGABYTES of responses] [CONNECTIONS at once, default 8]
+#        [REQUESTS per connection, default 200]
 set -euo pipefail
 out=${1:?usage: realcap.sh OUT.pcap [MB]}
 mb=${2:-300}
 conns=${3:-8}
+per_conn=${4:-200}
 here=$(cd "$(dirname "$0")" && pwd)
 ns_s=apitap-bench-srv
 ns_c=apitap-bench-cli
@@ -36,7 +38,7 @@ srv=$!
 ip netns exec $ns_s tcpdump -q -i bench-s -s 0 -B 65536 -w "$out" tcp port 8080 2>/dev/null &
 dump=$!
 sleep 1
-ip netns exec $ns_c python3 "$here/api_client.py" 10.77.0.1 8080 "$mb" "$conns"
+ip netns exec $ns_c python3 "$here/api_client.py" 10.77.0.1 8080 "$mb" "$conns" "$per_conn"
 sleep 1
 kill -INT $dump
 wait $dump 2>/dev/null || true
