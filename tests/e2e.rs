@@ -178,20 +178,32 @@ fn output_does_not_depend_on_thread_count() {
             "fixtures/synth/services.pcap",
         ][..],
     ] {
-        let (doc1, ex1) = replay(files, &["--threads", "1"], "t1");
-        for n in ["2", "3", "8"] {
-            let (doc, ex) = replay(files, &["--threads", n], &format!("t{n}"));
-            assert!(
-                ex == ex1,
-                "exchanges differ with {n} threads on {files:?}: {}",
-                first_diff(&ex1, &ex)
-            );
-            let (a, b) = (pretty(&doc1), pretty(&doc));
-            assert!(
-                a == b,
-                "inventory differs with {n} threads on {files:?}: {}",
-                first_diff(&a, &b)
-            );
+        // Also with knowledge epochs of 4 packets, so the workers pool what they learned
+        // (and wait for each other) many times in these small captures.
+        for epoch in [None, Some("4")] {
+            let extra: &[&str] = match epoch {
+                Some(e) => &["--scan-epoch", e],
+                None => &[],
+            };
+            let run = |n: &str| {
+                let args: Vec<&str> = ["--threads", n].iter().chain(extra).copied().collect();
+                replay(files, &args, &format!("t{n}"))
+            };
+            let (doc1, ex1) = run("1");
+            for n in ["2", "3", "8"] {
+                let (doc, ex) = run(n);
+                assert!(
+                    ex == ex1,
+                    "exchanges differ with {n} threads on {files:?} ({extra:?}): {}",
+                    first_diff(&ex1, &ex)
+                );
+                let (a, b) = (pretty(&doc1), pretty(&doc));
+                assert!(
+                    a == b,
+                    "inventory differs with {n} threads on {files:?} ({extra:?}): {}",
+                    first_diff(&a, &b)
+                );
+            }
         }
     }
 }

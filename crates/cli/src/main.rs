@@ -196,10 +196,14 @@ struct Common {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Which bodies get the full sensitive-data scan: "adaptive" scans the first exchange
-    /// of each endpoint on each connection, one in 16 after it, and every body holding a
-    /// field name or value anchor not seen there before; "all" scans every body.
+    /// of each endpoint on each connection (unless other connections made it known), one
+    /// in 16 after it, and every body holding a field name or value anchor not seen there
+    /// before; "all" scans every body.
     #[arg(long, value_name = "MODE", default_value = "adaptive", value_parser = ["adaptive", "all"])]
     scan: String,
+    /// Packets per epoch of the workers' pooled scan knowledge (for tests).
+    #[arg(long, value_name = "PACKETS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    scan_epoch: Option<u64>,
     /// Endpoints held before the workers' next hand-over folds them with the templates
     /// learned so far (a flood of literal slugs then costs bounded memory, at some
     /// precision); below it the inventory is learned from everything seen at once.
@@ -304,6 +308,9 @@ impl Common {
         } else {
             apitap_sensor::ScanMode::Adaptive
         };
+        if let Some(e) = self.scan_epoch {
+            cfg.scan_epoch = e;
+        }
         cfg
     }
 }

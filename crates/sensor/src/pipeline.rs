@@ -1,7 +1,7 @@
 //! Dispatcher, workers and their messages.
 
 use crate::record::Renderer;
-use crate::sampling::{ScanMode, ScanPolicy, ScanStats};
+use crate::sampling::{Hub, ScanMode, ScanPolicy, ScanStats};
 use crate::stats::DispatchStats;
 use crate::writer::{self, Key, Records, WriterMsg};
 use apitap_capture::{Backings, Packet};
@@ -30,6 +30,10 @@ pub struct SensorConfig {
     pub tick_ns: u64,
     /// Which bodies get the full sensitive-data scan.
     pub scan: ScanMode,
+    /// Packets per epoch of the workers' pooled scan knowledge (`sampling`). A constant,
+    /// not scaled by the thread count: the epochs must fall at the same packets whatever
+    /// it is.
+    pub scan_epoch: u64,
 }
 
 impl Default for SensorConfig {
@@ -44,6 +48,7 @@ impl Default for SensorConfig {
             channel_depth: 16,
             tick_ns: 1_000_000_000,
             scan: ScanMode::Adaptive,
+            scan_epoch: crate::sampling::EPOCH_PACKETS,
         }
     }
 }
@@ -128,6 +133,8 @@ enum Msg {
     /// The worker hands its inventory over with its counters and starts a new, empty
     /// inventory (its counters go on).
     Take(Sender<Snapshot>),
+    /// Knowledge epoch `k` starts: pool what was learned (`sampling::Hub`).
+    Epoch(u64),
     End,
 }
 
@@ -218,9 +225,11 @@ impl Pipeline {
         let mut shards = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         let mut gauges = Vec::with_capacity(n);
+        let hub = std::sync::Arc::new(Hub::new(n));
         for (id, spare) in spare_rx.into_iter().enumerate() {
             let (tx, rx) = bounded::<Msg>(cfg.channel_depth);
             let (http, wtx, max_ep, scan) = (cfg.http, wtx.clone(), cfg.max_endpoints, cfg.scan);
+            let hub = hub.clone();
             let g = SharedGauges::default();
             let wg = g.clone();
             let h = std::thread::Builder::new()
@@ -231,6 +240,7 @@ impl Pipeline {
                         out: wtx,
                         spare,
                         gauges: wg,
+                        hub,
                     };
                     worker(id, lanes, flow, http, max_ep, scan)
                 })
@@ -312,6 +322,13 @@ impl Pipeline {
     /// Decode a frame; returns its shard, the decoded headers and, for a datagram completed by
     /// this fragment, the reassembled payload (which the headers' offsets then index).
     fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded, Option<Vec<u8>>)> {
+        if self.stats.packets > 0 && self.stats.packets % self.cfg.scan_epoch.max(1) == 0 {
+            self.flush_batches();
+            let k = self.stats.packets / self.cfg.scan_epoch.max(1);
+            for s in &self.shards {
+                let _ = s.send(Msg::Epoch(k));
+            }
+        }
         self.clock(pkt.ts);
         self.idx += 1;
         self.stats.packets += 1;
@@ -525,6 +542,19 @@ struct Lanes {
     /// Record buffers back from the writer.
     spare: Receiver<Records>,
     gauges: SharedGauges,
+    hub: std::sync::Arc<Hub>,
+}
+
+/// Tells the hub when a worker ends before its input does (a panic), so the others do
+/// not wait for its knowledge.
+struct Departure(std::sync::Arc<Hub>);
+
+impl Drop for Departure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.break_off();
+        }
+    }
 }
 
 fn worker(
@@ -534,6 +564,7 @@ fn worker(
         out,
         spare,
         gauges,
+        hub,
     }: Lanes,
     flow: FlowConfig,
     http: HttpConfig,
@@ -550,6 +581,7 @@ fn worker(
     let mut renderer = out.is_some().then(Renderer::default);
     let mut stages = Stages::default();
     let mut watermark = 0;
+    let _departure = Departure(hub.clone());
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Batch(b) => {
@@ -596,6 +628,10 @@ fn worker(
                 );
                 policy.expire(ts, idle_ns);
                 watermark = idx;
+            }
+            Msg::Epoch(k) => {
+                policy.epoch(&hub, k);
+                continue;
             }
             Msg::Take(reply) => {
                 let _ = reply.send(Snapshot {

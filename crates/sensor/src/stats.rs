@@ -215,6 +215,7 @@ impl Totals {
             json!({
                 "bodies_scanned": self.scan.full, "bodies_sampled_out": self.scan.sampled_out,
                 "memory_resets": self.scan.memory_resets,
+                "knowledge_dropped": self.scan.knowledge_dropped,
             }),
         );
         m.insert(
