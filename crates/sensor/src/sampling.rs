@@ -229,7 +229,11 @@ impl Hub {
                 return k.clone();
             }
             if s.broken {
-                return s.snapshots.back().map(|(_, k)| k.clone()).unwrap_or_default();
+                return s
+                    .snapshots
+                    .back()
+                    .map(|(_, k)| k.clone())
+                    .unwrap_or_default();
             }
             s = self.merged.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
@@ -355,7 +359,12 @@ impl ScanPolicy {
             }
         };
         let m = &mut conn.memos[at];
-        let g = self.known.endpoints.get(&endpoint).copied().unwrap_or_default();
+        let g = self
+            .known
+            .endpoints
+            .get(&endpoint)
+            .copied()
+            .unwrap_or_default();
         let full = (m.seen < WARMUP && m.phase == 0)
             || (m.seen + m.phase) % EVERY == 0
             || status & !(m.statuses | g.statuses) != 0
@@ -544,7 +553,11 @@ mod tests {
             let c = format!("10.0.0.1:{port}");
             scanned += u32::from(p.decide(&scanner, &exchange(&c, "/items/2", body)));
         }
-        assert!(scanned < 3 * 16, "{scanned} of {} first exchanges scanned", 16 * EVERY);
+        assert!(
+            scanned < 3 * 16,
+            "{scanned} of {} first exchanges scanned",
+            16 * EVERY
+        );
         // A field name the endpoint never had is scanned at once.
         let novel = r#"{"id":7,"name":"widget","price":12,"owner_email":"x"}"#;
         assert!(p.decide(&scanner, &exchange("10.0.0.1:9000", "/items/3", novel)));
