@@ -163,6 +163,13 @@ impl Key {
     }
 
     /// Names of identifiers, codes and counters: numbers under them are not PII.
+    /// Whether the name is one under which `national_id` believes bare digits.
+    pub fn names_national_number(&self) -> bool {
+        self.has(&[
+            "ssn", "ssns", "cpf", "bsn", "aadhaar", "aadhar", "sin", "routing", "aba", "rtn",
+        ]) || self.contains(&["socialsecurity", "burgerservicenummer", "socialinsurance"])
+    }
+
     pub fn names_other_number(&self) -> bool {
         self.has(&[
             "order",
@@ -408,6 +415,10 @@ pub fn email(s: &str) -> Option<Match> {
 }
 
 pub fn card(s: &str, key: &Key) -> Option<Match> {
+    // A card number has 13 to 19 digits: most values leave before any copy.
+    if !(13..=19).contains(&s.bytes().filter(u8::is_ascii_digit).count()) {
+        return None;
+    }
     let d = digits_only(s)?;
     if !(13..=19).contains(&d.len()) || s.contains('.') {
         return None;
@@ -439,21 +450,21 @@ pub fn card(s: &str, key: &Key) -> Option<Match> {
 }
 
 pub fn iban(s: &str) -> Option<Match> {
-    if s.len() > 42 {
-        return None;
-    }
-    let compact: Vec<u8> = s
-        .bytes()
-        .filter(|c| *c != b' ')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    if !s.as_bytes()[..2.min(s.len())]
-        .iter()
-        .all(u8::is_ascii_alphabetic)
+    // At most 34 characters and 8 spaces; two letters first.
+    if s.len() > 42
+        || !s.as_bytes()[..2.min(s.len())]
+            .iter()
+            .all(u8::is_ascii_alphabetic)
     {
         return None;
     }
-    v::iban(&compact).then_some((Kind::Iban, Confidence::High, None))
+    let mut compact = [0u8; 42];
+    let mut n = 0;
+    for c in s.bytes().filter(|c| *c != b' ') {
+        compact[n] = c.to_ascii_uppercase();
+        n += 1;
+    }
+    v::iban(&compact[..n]).then_some((Kind::Iban, Confidence::High, None))
 }
 
 /// National identifiers. `key` decides for the formats that are only digits.
@@ -471,13 +482,21 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
     if t.len() > 16 || !t.is_ascii() {
         return None;
     }
-    let compact: String = t.chars().filter(|c| *c != ' ').collect();
-    let cb = compact.as_bytes();
-    if cb.len() == 9 && cb[0].is_ascii_alphabetic() && cb[1].is_ascii_alphabetic() {
-        let up = compact.to_ascii_uppercase();
-        if v::uk_nino(up.as_bytes()) && compact == up {
-            return hi(Kind::UkNino);
-        }
+    let mut compact = [0u8; 16];
+    let mut n = 0;
+    for c in t.bytes().filter(|c| *c != b' ') {
+        compact[n] = c;
+        n += 1;
+    }
+    let cb = &compact[..n];
+    // Written in capitals, as issued.
+    if cb.len() == 9
+        && cb[0].is_ascii_alphabetic()
+        && cb[1].is_ascii_alphabetic()
+        && !cb.iter().any(u8::is_ascii_lowercase)
+        && v::uk_nino(cb)
+    {
+        return hi(Kind::UkNino);
     }
     if t.len() == 14
         && t.as_bytes()[3] == b'.'
@@ -505,6 +524,9 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
         }
     }
     // Digits alone: believed only under their own name.
+    if !key.names_national_number() {
+        return None;
+    }
     let d = digits_only(t)?;
     if key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]) {
         return (d.len() == 9 && v::us_ssn(&d)).then_some((Kind::UsSsn, Confidence::High, None));
@@ -547,6 +569,10 @@ pub fn phone(s: &str, key: &Key) -> Option<Match> {
         "fax",
         "whatsapp",
     ]) || key.contains(&["phonenumber", "contactnumber"]);
+    if !named && !plus {
+        // Without a name only the international form is believed (below).
+        return None;
+    }
     let body = t.split('x').next().unwrap_or(t);
     let mut d: Vec<u8> = body.bytes().filter(u8::is_ascii_digit).collect();
     if t.starts_with("00") {

@@ -965,13 +965,12 @@ impl Scanner {
             loc: Location::RequestPath,
             hits,
         };
-        let segs: Vec<&[u8]> = path
+        let segs = path
             .split(|c| *c == b'/')
             .filter(|s| !s.is_empty())
-            .take(32)
-            .collect();
+            .take(32);
         let mut before = Cow::Borrowed("");
-        for (i, seg) in segs.iter().enumerate() {
+        for (i, seg) in segs.enumerate() {
             let v = pct(seg, false);
             // The segment before names this one (`/users/{email}`).
             let key = self.key(&before);
