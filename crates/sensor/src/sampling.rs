@@ -14,7 +14,7 @@
 //! scan of every endpoint they touch. The pooling goes by epochs of
 //! [`SensorConfig::scan_epoch`](crate::SensorConfig) packets: at the start of epoch `k`
 //! each worker hands in what it learned in epoch `k - 1` and takes up what all of them
-//! learned before epoch `k - 1` ([`Hub`]).
+//! learned before epoch `k - LAG` ([`Hub`]).
 //!
 //! Target, headers, cookies and error pages are scanned on every exchange. `--scan all`
 //! scans every body.
@@ -105,7 +105,7 @@ pub struct ScanPolicy {
     pub mode: ScanMode,
     conns: HashMap<FlowKey, Conn>,
     memos: usize,
-    /// What all workers learned before the previous epoch.
+    /// What all workers learned before epoch `k - LAG` (in epoch `k`).
     known: Arc<Knowledge>,
     /// What this worker learned in the current epoch.
     learned: Knowledge,
@@ -134,7 +134,9 @@ impl Known {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Knowledge {
     endpoints: BTreeMap<u64, Known>,
-    /// Endpoints dropped because the knowledge was full.
+    /// Endpoints this knowledge dropped because it was full. Not carried over by
+    /// `absorb`: what a worker's or an epoch's own cap dropped depends on how the work
+    /// was split, what the pooled knowledge drops when it takes up an epoch does not.
     pub dropped: u64,
 }
 
@@ -148,7 +150,6 @@ impl Knowledge {
         for (e, k) in &o.endpoints {
             self.endpoints.entry(*e).or_default().absorb(k);
         }
-        self.dropped += o.dropped;
         self.cap();
     }
 
@@ -455,11 +456,12 @@ mod tests {
 
     #[test]
     fn merged_knowledge_does_not_depend_on_how_it_was_split() {
-        // More endpoints than the cap, split between parts three different ways and merged
-        // in different orders: always the smallest hashes, with the same contents.
+        // More endpoints than the cap in one epoch, split between workers three different
+        // ways and merged in different orders: always the smallest hashes, with the same
+        // contents; and the pooled knowledge taking that epoch up drops the same number.
         let n = MAX_KNOWN as u64 + 500;
         let hash = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let merged = |parts: u64, rev: bool| {
+        let pooled = |parts: u64, rev: bool| {
             let mut ps = vec![Knowledge::default(); parts as usize];
             for i in 0..n {
                 ps[(i % parts) as usize].learn(hash(i), &known(1 << (i % 5)));
@@ -469,23 +471,37 @@ mod tests {
             if rev {
                 ps.reverse();
             }
-            let mut all = Knowledge::default();
+            let mut epoch = Knowledge::default();
             for p in &ps {
-                all.absorb(p);
+                epoch.absorb(p);
             }
-            all
+            // Knowledge from before: 300 endpoints, half of them above every new hash.
+            let mut all = Knowledge::default();
+            for i in 0..300u64 {
+                all.learn(
+                    if i % 2 == 0 {
+                        hash(n + i)
+                    } else {
+                        u64::MAX - i
+                    },
+                    &known(1),
+                );
+            }
+            all.absorb(&epoch);
+            (epoch, all)
         };
-        let one = merged(1, false);
+        let (one, all1) = pooled(1, false);
         assert_eq!(one.len(), MAX_KNOWN);
         assert_eq!(one.endpoints.keys().next_back().copied(), {
             let mut all: Vec<u64> = (0..n).map(hash).collect();
             all.sort_unstable();
             Some(all[MAX_KNOWN - 1])
         });
+        assert!(all1.dropped >= 150, "{}", all1.dropped);
         for (parts, rev) in [(2, false), (3, true), (7, false)] {
-            let m = merged(parts, rev);
+            let (m, all) = pooled(parts, rev);
             assert_eq!(m.endpoints, one.endpoints, "{parts} parts, reversed {rev}");
-            assert!(m.dropped >= n - MAX_KNOWN as u64);
+            assert_eq!(all, all1, "{parts} parts, reversed {rev}");
         }
     }
 
