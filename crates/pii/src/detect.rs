@@ -163,13 +163,6 @@ impl Key {
     }
 
     /// Names of identifiers, codes and counters: numbers under them are not PII.
-    /// Whether the name is one under which `national_id` believes bare digits.
-    pub fn names_national_number(&self) -> bool {
-        self.has(&[
-            "ssn", "ssns", "cpf", "bsn", "aadhaar", "aadhar", "sin", "routing", "aba", "rtn",
-        ]) || self.contains(&["socialsecurity", "burgerservicenummer", "socialinsurance"])
-    }
-
     pub fn names_other_number(&self) -> bool {
         self.has(&[
             "order",
@@ -523,30 +516,25 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
             return hi(Kind::InAadhaar);
         }
     }
-    // Digits alone: believed only under their own name.
-    if !key.names_national_number() {
-        return None;
-    }
+    // Digits alone: believed only under their own name (copied only then).
+    let (kind, valid): (Kind, fn(&[u8]) -> bool) =
+        if key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]) {
+            (Kind::UsSsn, |d| d.len() == 9 && v::us_ssn(d))
+        } else if key.has(&["cpf"]) {
+            (Kind::BrCpf, v::br_cpf)
+        } else if key.has(&["bsn"]) || key.contains(&["burgerservicenummer"]) {
+            (Kind::NlBsn, v::nl_bsn)
+        } else if key.has(&["aadhaar", "aadhar"]) {
+            (Kind::InAadhaar, v::in_aadhaar)
+        } else if key.has(&["sin"]) || key.contains(&["socialinsurance"]) {
+            (Kind::CaSin, v::ca_sin)
+        } else if key.has(&["routing", "aba", "rtn"]) {
+            (Kind::UsRoutingNumber, v::aba_routing)
+        } else {
+            return None;
+        };
     let d = digits_only(t)?;
-    if key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]) {
-        return (d.len() == 9 && v::us_ssn(&d)).then_some((Kind::UsSsn, Confidence::High, None));
-    }
-    if key.has(&["cpf"]) {
-        return (v::br_cpf(&d)).then_some((Kind::BrCpf, Confidence::High, None));
-    }
-    if key.has(&["bsn"]) || key.contains(&["burgerservicenummer"]) {
-        return (v::nl_bsn(&d)).then_some((Kind::NlBsn, Confidence::High, None));
-    }
-    if key.has(&["aadhaar", "aadhar"]) {
-        return (v::in_aadhaar(&d)).then_some((Kind::InAadhaar, Confidence::High, None));
-    }
-    if key.has(&["sin"]) || key.contains(&["socialinsurance"]) {
-        return (v::ca_sin(&d)).then_some((Kind::CaSin, Confidence::High, None));
-    }
-    if key.has(&["routing", "aba", "rtn"]) {
-        return (v::aba_routing(&d)).then_some((Kind::UsRoutingNumber, Confidence::High, None));
-    }
-    None
+    valid(&d).then_some((kind, Confidence::High, None))
 }
 
 pub fn phone(s: &str, key: &Key) -> Option<Match> {

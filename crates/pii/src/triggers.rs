@@ -39,16 +39,6 @@ impl Triggers {
                 .any(|(a, b)| a & !b != 0)
     }
 
-    /// Whether `self` holds an anchor or a field name that neither `a` nor `b` has.
-    pub fn novel_against_either(&self, a: &Triggers, b: &Triggers) -> bool {
-        self.anchors & !(a.anchors | b.anchors) != 0
-            || self
-                .names
-                .iter()
-                .zip(a.names.iter().zip(b.names.iter()))
-                .any(|(x, (y, z))| x & !(y | z) != 0)
-    }
-
     pub fn absorb(&mut self, o: &Triggers) {
         self.anchors |= o.anchors;
         for (a, b) in self.names.iter_mut().zip(o.names.iter()) {

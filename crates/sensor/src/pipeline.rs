@@ -322,9 +322,10 @@ impl Pipeline {
     /// Decode a frame; returns its shard, the decoded headers and, for a datagram completed by
     /// this fragment, the reassembled payload (which the headers' offsets then index).
     fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded, Option<Vec<u8>>)> {
-        if self.stats.packets > 0 && self.stats.packets % self.cfg.scan_epoch.max(1) == 0 {
+        let epoch = self.cfg.scan_epoch.max(1);
+        if self.stats.packets > 0 && self.stats.packets % epoch == 0 {
             self.flush_batches();
-            let k = self.stats.packets / self.cfg.scan_epoch.max(1);
+            let k = self.stats.packets / epoch;
             for s in &self.shards {
                 let _ = s.send(Msg::Epoch(k));
             }

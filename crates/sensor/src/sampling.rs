@@ -121,6 +121,12 @@ struct Known {
 }
 
 impl Known {
+    /// `a` with what `b` holds.
+    fn union(mut a: Triggers, b: &Triggers) -> Triggers {
+        a.absorb(b);
+        a
+    }
+
     fn absorb(&mut self, o: &Known) {
         self.statuses |= o.statuses;
         self.request.absorb(&o.request);
@@ -158,14 +164,6 @@ impl Knowledge {
             self.endpoints.pop_last();
             self.dropped += 1;
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.endpoints.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty()
     }
 }
 
@@ -369,8 +367,8 @@ impl ScanPolicy {
         let full = (m.seen < WARMUP && m.phase == 0)
             || (m.seen + m.phase) % EVERY == 0
             || status & !(m.statuses | g.statuses) != 0
-            || rt.novel_against_either(&m.request, &g.request)
-            || st.novel_against_either(&m.response, &g.response);
+            || rt.novel_against(&Known::union(m.request, &g.request))
+            || st.novel_against(&Known::union(m.response, &g.response));
         m.seen = m.seen.saturating_add(1);
         if full {
             let k = Known {
@@ -491,7 +489,7 @@ mod tests {
             (epoch, all)
         };
         let (one, all1) = pooled(1, false);
-        assert_eq!(one.len(), MAX_KNOWN);
+        assert_eq!(one.endpoints.len(), MAX_KNOWN);
         assert_eq!(one.endpoints.keys().next_back().copied(), {
             let mut all: Vec<u64> = (0..n).map(hash).collect();
             all.sort_unstable();
