@@ -291,8 +291,13 @@ fn version_of(v: &[u8]) -> u8 {
         b"HTTP/1.1" => 11,
         b"HTTP/1.0" => 10,
         b"HTTP/0.9" => 9,
-        _ if v.len() >= 8 && v[..5].eq_ignore_ascii_case(b"HTTP/") => {
-            (v[5].wrapping_sub(b'0')) * 10 + v[7].wrapping_sub(b'0')
+        // Any other `HTTP/d.d`; a version that is not two digits is unknown (0).
+        _ if v.len() >= 8
+            && v[..5].eq_ignore_ascii_case(b"HTTP/")
+            && v[5].is_ascii_digit()
+            && v[7].is_ascii_digit() =>
+        {
+            (v[5] - b'0') * 10 + (v[7] - b'0')
         }
         _ => 0,
     }

@@ -842,6 +842,48 @@ mod as_servers_speak {
     }
 }
 
+mod hostile_heads {
+    use crate::head::{parse_request, parse_response, StartLine};
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_version_that_is_not_two_digits_is_unknown() {
+        // Bytes past '9' once overflowed the version arithmetic (found by mutating
+        // captures): a panic in a debug build, a made-up version in a release one.
+        let h = parse_request(b"GET / HTTP/\xff.\xfe\r\nHost: a\r\n\r\n", 64).expect("lenient");
+        assert!(
+            matches!(h.start, StartLine::Request { version: 0, .. }),
+            "{:?}",
+            h.start
+        );
+        let h = parse_request(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 64).expect("head");
+        assert!(
+            matches!(h.start, StartLine::Request { version: 20, .. }),
+            "{:?}",
+            h.start
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// A start line beginning like HTTP, then anything: parsed or refused, never a panic.
+        #[test]
+        fn random_heads_never_panic(
+            line in proptest::collection::vec(any::<u8>(), 0..40),
+            rest in proptest::collection::vec(any::<u8>(), 0..200),
+            response: bool,
+        ) {
+            let mut head = if response { b"HTTP/".to_vec() } else { b"GET / HTTP/".to_vec() };
+            head.extend_from_slice(&line);
+            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(&rest);
+            head.extend_from_slice(b"\r\n\r\n");
+            let _ = parse_request(&head, 64);
+            let _ = parse_response(&head, 64);
+        }
+    }
+}
+
 mod hostile_hellos {
     use crate::sniff::{client_hello, guess, server_hello};
     use proptest::prelude::*;
