@@ -209,6 +209,37 @@ fn output_does_not_depend_on_thread_count() {
 }
 
 #[test]
+fn a_failed_worker_is_reported_never_silent() {
+    // A worker that panics (a bug; here the test failure point) loses its share of the
+    // flows: the run says so in its stats, on stderr and in its exit status, and what the
+    // other worker found is still written.
+    let (_, all) = replay(&["fixtures/demo/demo.pcap"], &["--threads", "2"], "whole");
+    let (inv, ex) = (tmp("failed.json"), tmp("failed.jsonl"));
+    let (i, e) = (inv.to_str().expect("utf8"), ex.to_str().expect("utf8"));
+    let out = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .env("APITAP_FAILPOINT", "worker-panic")
+        .args(["replay", "-q", "--threads", "2", "-o", i, "--exchanges", e])
+        .arg("fixtures/demo/demo.pcap")
+        .current_dir(root())
+        .output()
+        .expect("run apitap");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.contains("1 worker thread(s) stopped"), "{err}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&inv).expect("inventory written"))
+        .expect("inventory is JSON");
+    assert_eq!(
+        doc["stats"]["dropped"]["workers_failed"], 1,
+        "{}",
+        doc["stats"]
+    );
+    let part = std::fs::read_to_string(&ex).expect("exchanges written");
+    let (n, whole) = (part.lines().count(), all.lines().count());
+    assert!(n > 0 && n < whole, "{n} of {whole} exchanges written");
+    assert!(part.lines().all(|l| all.lines().any(|a| a == l)));
+}
+
+#[test]
 fn pcapng_with_mixed_link_types() {
     let (doc, ex) = replay(&["fixtures/synth/mixed-links.pcapng"], &[], "mixed");
     let rows = exchanges(&ex);

@@ -277,8 +277,11 @@ pub fn run(a: &CaptureArgs) -> Result<()> {
         let (mut first, mut last) = (u64::MAX, 0u64);
         let mut disconnected = false;
         loop {
+            // A worker that stopped (a bug) ends the capture: better a loud exit the
+            // service manager restarts than a sensor blind to a share of the flows.
             let ending = stop.load(Ordering::Relaxed)
                 || disconnected
+                || pipe.worker_failed()
                 || a.duration.is_some_and(|d| started.elapsed().as_secs() >= d);
             if ending {
                 stop.store(true, Ordering::Relaxed);

@@ -263,6 +263,15 @@ pub fn publish(
     if !c.quiet {
         eprint!("{}", summary(doc, totals, started.elapsed().as_secs_f64()));
     }
+    let failed = totals.dispatch.workers_failed;
+    if failed > 0 {
+        // The outputs were written (the other workers' results stand), but they are not
+        // the whole of the input: say so, and fail the run.
+        anyhow::bail!(
+            "{failed} worker thread(s) stopped on an internal error (a bug; the message is \
+             above): their flows are missing from the outputs (stats.dropped.workers_failed)"
+        );
+    }
     Ok(())
 }
 

@@ -420,12 +420,19 @@ impl Pipeline {
         let fresh = self.new_batch();
         let full = std::mem::replace(&mut self.pending[shard], fresh);
         if !full.items.is_empty() {
-            if let Err(crossbeam_channel::TrySendError::Full(m)) =
-                self.shards[shard].try_send(Msg::Batch(full))
-            {
-                // The worker is behind: wait for it, and count the wait.
-                self.stats.backpressure += 1;
-                let _ = self.shards[shard].send(m);
+            let n = full.items.len() as u64;
+            let sent = match self.shards[shard].try_send(Msg::Batch(full)) {
+                Ok(()) => true,
+                Err(crossbeam_channel::TrySendError::Full(m)) => {
+                    // The worker is behind: wait for it, and count the wait.
+                    self.stats.backpressure += 1;
+                    self.shards[shard].send(m).is_ok()
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
+            };
+            if !sent {
+                // The worker stopped (`worker_failed`): its packets go unanalysed.
+                self.stats.packets_of_failed_workers += n;
             }
         }
     }
@@ -501,6 +508,12 @@ impl Pipeline {
         }
     }
 
+    /// Whether a worker stopped before the end of input: it panicked (a bug, its message on
+    /// stderr), and its share of the flows goes unanalysed from then on. `finish` counts it.
+    pub fn worker_failed(&self) -> bool {
+        self.workers.iter().any(|h| h.is_finished())
+    }
+
     /// End of input: close every flow, join the threads, merge their results. Returns them,
     /// the dispatcher's final counters (fragments still held are counted as timed out), and
     /// what the exchange writer wrote.
@@ -512,11 +525,13 @@ impl Pipeline {
             let _ = s.send(Msg::End);
         }
         self.shards.clear();
-        let parts = self
-            .workers
-            .drain(..)
-            .filter_map(|h| h.join().ok())
-            .collect();
+        let mut parts = Vec::with_capacity(self.workers.len());
+        for h in self.workers.drain(..) {
+            match h.join() {
+                Ok(s) => parts.push(s),
+                Err(_) => self.stats.workers_failed += 1,
+            }
+        }
         let all = Snapshot::merged(parts, self.cfg.max_endpoints);
         let written = match self.writer.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
@@ -583,9 +598,13 @@ fn worker(
     let mut stages = Stages::default();
     let mut watermark = 0;
     let _departure = Departure(hub.clone());
+    // A failure point for tests (tests/e2e.rs): worker 0 panics on its first batch, as a bug
+    // would, so the loud way a failed worker is reported stays tested.
+    let fail = id == 0 && std::env::var_os("APITAP_FAILPOINT").is_some_and(|v| v == "worker-panic");
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Batch(b) => {
+                assert!(!fail, "APITAP_FAILPOINT=worker-panic");
                 for (i, it) in b.items.iter().enumerate() {
                     if let Some(next) = b.items.get(i + PREFETCH_PACKETS) {
                         let f = b.frame(next);

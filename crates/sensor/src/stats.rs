@@ -26,6 +26,11 @@ pub struct DispatchStats {
     pub backpressure: u64,
     /// Decode anomalies by kind, indexed like [`Anomaly::ALL`].
     pub anomalies: [u64; Anomaly::ALL.len()],
+    /// Workers that stopped on an internal error (a panic: a bug). What they held is missing
+    /// from the results.
+    pub workers_failed: u64,
+    /// Packets handed to a worker after it had stopped, not analysed.
+    pub packets_of_failed_workers: u64,
 }
 
 impl DispatchStats {
@@ -135,6 +140,11 @@ impl Totals {
                 self.http.decode_limit + self.http.decode_bombs,
             ),
             ("endpoints_dropped", self.endpoints_dropped),
+            ("workers_failed", self.dispatch.workers_failed),
+            (
+                "packets_of_failed_workers",
+                self.dispatch.packets_of_failed_workers,
+            ),
         ];
         if let Some(l) = self.live {
             v.push(("kernel_dropped", l.dropped + l.if_dropped));

@@ -81,12 +81,15 @@ pub fn run(
     out: Box<dyn Write + Send>,
 ) -> std::io::Result<u64> {
     let workers = spares.len();
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut o = Output {
+        out: std::io::BufWriter::with_capacity(1 << 20, out),
+        spares,
+        written: 0,
+        err: None,
+    };
     let mut queues: Vec<VecDeque<Pending>> = (0..workers).map(|_| VecDeque::new()).collect();
     let mut marks: Vec<u64> = vec![0; workers];
     let mut done = vec![false; workers];
-    let mut written = 0u64;
-    let mut err: Option<std::io::Error> = None;
     while let Ok(WriterMsg::Items {
         worker,
         records,
@@ -100,43 +103,63 @@ pub fn run(
         if watermark == u64::MAX {
             done[worker] = true;
         }
-        while let Some(w) = next_ready(&queues, &marks) {
-            let Some(p) = queues[w].front_mut() else {
-                break;
-            };
-            let line = p.pop();
-            if err.is_none() {
-                if let Err(e) = out.write_all(line) {
-                    err = Some(e);
-                }
-            }
-            written += 1;
-            if p.front().is_none() {
-                if let Some(Pending { mut records, .. }) = queues[w].pop_front() {
-                    if records.buf.capacity() <= SPARE_MAX_BYTES {
-                        records.buf.clear();
-                        records.keys.clear();
-                        let _ = spares[w].try_send(records);
-                    }
-                }
-            }
-        }
+        o.write_ready(&mut queues, &marks);
         if done.iter().all(|d| *d) {
             break;
         }
         // A live capture on a quiet link: hand what is written to the reader (a log shipper
         // on a pipe, a tail on the file) instead of holding it in the buffer.
-        if rx.is_empty() && err.is_none() {
-            if let Err(e) = out.flush() {
-                err = Some(e);
+        if rx.is_empty() && o.err.is_none() {
+            if let Err(e) = o.out.flush() {
+                o.err = Some(e);
             }
         }
     }
-    if let Some(e) = err {
+    // Every sender is gone. A worker that stopped without its final mark (it panicked)
+    // produces nothing more: what the others sent is written all the same.
+    marks.fill(u64::MAX);
+    o.write_ready(&mut queues, &marks);
+    if let Some(e) = o.err {
         return Err(e);
     }
-    out.flush()?;
-    Ok(written)
+    o.out.flush()?;
+    Ok(o.written)
+}
+
+/// Where records go, and what became of them.
+struct Output {
+    out: std::io::BufWriter<Box<dyn Write + Send>>,
+    spares: Vec<Sender<Records>>,
+    written: u64,
+    /// The first write error; records are still counted past it, not written.
+    err: Option<std::io::Error>,
+}
+
+impl Output {
+    /// Write every queued record that no worker can still precede (`marks`).
+    fn write_ready(&mut self, queues: &mut [VecDeque<Pending>], marks: &[u64]) {
+        while let Some(w) = next_ready(queues, marks) {
+            let Some(p) = queues[w].front_mut() else {
+                break;
+            };
+            let line = p.pop();
+            if self.err.is_none() {
+                if let Err(e) = self.out.write_all(line) {
+                    self.err = Some(e);
+                }
+            }
+            self.written += 1;
+            if p.front().is_none() {
+                if let Some(Pending { mut records, .. }) = queues[w].pop_front() {
+                    if records.buf.capacity() <= SPARE_MAX_BYTES {
+                        records.buf.clear();
+                        records.keys.clear();
+                        let _ = self.spares[w].try_send(records);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The worker holding the smallest pending record, if no worker can still produce a smaller
