@@ -32,6 +32,8 @@ fn bench(c: &mut Criterion) {
     let scanner = Scanner::new();
     for (name, body) in [
         ("users_json", users(200)),
+        // The size of a typical API response (one or two records): per-body costs show.
+        ("users_json_small", users(2)),
         ("catalogue_json", catalogue(300)),
     ] {
         let mut g = c.benchmark_group("pii_scan");

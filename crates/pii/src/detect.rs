@@ -17,6 +17,125 @@ pub struct Key {
     pub joined: String,
     /// What the name says the value is, decided once per name.
     pub hint: Hint,
+    /// The `Names` sets the name belongs to (bit `Names as u16`), decided once per name:
+    /// detectors ask per value, and a name's words are compared with a list only here.
+    names: u16,
+}
+
+/// Sets of field names the detectors ask about per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Identifiers, codes and counters: digits under them are no personal number.
+    Identifier,
+    /// Other numbered things: they veto even a well-formed SSN.
+    OtherNumber,
+    Card,
+    Phone,
+    /// Versions and object ids: dotted numbers under them are no address.
+    Version,
+    /// Addresses, hosts and sources.
+    Network,
+    /// A secret or AWS name: the AWS secret key has no prefix, only its name tells.
+    SecretOrAws,
+    /// A number of a kind stored as a JSON number (cards, phones, national ids).
+    NumberKind,
+    Ssn,
+    Cpf,
+    Bsn,
+    Aadhaar,
+    Sin,
+    Routing,
+}
+
+impl Names {
+    const ALL: [Names; 14] = [
+        Names::Identifier,
+        Names::OtherNumber,
+        Names::Card,
+        Names::Phone,
+        Names::Version,
+        Names::Network,
+        Names::SecretOrAws,
+        Names::NumberKind,
+        Names::Ssn,
+        Names::Cpf,
+        Names::Bsn,
+        Names::Aadhaar,
+        Names::Sin,
+        Names::Routing,
+    ];
+
+    /// Whether `key` names one of the set.
+    fn hold(self, key: &Key) -> bool {
+        match self {
+            Names::Identifier => {
+                key.has(IDENTIFIER_WORDS)
+                    && !key.has(&["card", "pan", "ssn", "phone", "iban", "account"])
+            }
+            Names::OtherNumber => key.has(&[
+                "order",
+                "tracking",
+                "sku",
+                "invoice",
+                "reference",
+                "serial",
+                "product",
+                "item",
+                "isbn",
+                "zip",
+                "postal",
+                "postcode",
+                "phone",
+                "part",
+                "model",
+                "case",
+                "ticket",
+            ]),
+            Names::Card => {
+                key.has(&["card", "cc", "pan", "ccnumber"])
+                    || key.contains(&["creditcard", "cardnumber"])
+            }
+            Names::Phone => {
+                key.has(&[
+                    "phone",
+                    "mobile",
+                    "tel",
+                    "telephone",
+                    "cell",
+                    "msisdn",
+                    "fax",
+                    "whatsapp",
+                ]) || key.contains(&["phonenumber", "contactnumber"])
+            }
+            Names::Version => {
+                key.has(&["version", "ver", "build", "release", "v", "semver", "oid"])
+            }
+            Names::Network => key.has(&[
+                "ip",
+                "ips",
+                "addr",
+                "address",
+                "host",
+                "client",
+                "remote",
+                "forwarded",
+                "source",
+                "src",
+                "origin",
+            ]),
+            Names::SecretOrAws => key.has(&["secret", "aws"]),
+            Names::NumberKind => key.has(&[
+                "card", "pan", "phone", "mobile", "ssn", "cpf", "bsn", "aadhaar", "sin", "routing",
+                "aba",
+            ]),
+            Names::Ssn => key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]),
+            Names::Cpf => key.has(&["cpf"]),
+            Names::Bsn => key.has(&["bsn"]) || key.contains(&["burgerservicenummer"]),
+            Names::Aadhaar => key.has(&["aadhaar", "aadhar"]),
+            Names::Sin => key.has(&["sin"]) || key.contains(&["socialinsurance"]),
+            Names::Routing => key.has(&["routing", "aba", "rtn"]),
+        }
+    }
 }
 
 /// The personal or credential attribute a field name announces.
@@ -144,9 +263,19 @@ impl Key {
             words,
             joined,
             hint: Hint::None,
+            names: 0,
         };
         k.hint = hint(&k);
+        k.names = Names::ALL
+            .iter()
+            .filter(|n| n.hold(&k))
+            .fold(0, |bits, n| bits | 1 << *n as u16);
         k
+    }
+
+    /// Whether the name is one of the set `n` (decided when the key was made).
+    pub fn names(&self, n: Names) -> bool {
+        self.names & 1 << n as u16 != 0
     }
 
     pub fn has(&self, w: &[&str]) -> bool {
@@ -164,83 +293,68 @@ impl Key {
 
     /// Names of identifiers, codes and counters: numbers under them are not PII.
     pub fn names_other_number(&self) -> bool {
-        self.has(&[
-            "order",
-            "tracking",
-            "sku",
-            "invoice",
-            "reference",
-            "serial",
-            "product",
-            "item",
-            "isbn",
-            "zip",
-            "postal",
-            "postcode",
-            "phone",
-            "part",
-            "model",
-            "case",
-            "ticket",
-        ])
+        self.names(Names::OtherNumber)
     }
 
     pub fn is_identifier(&self) -> bool {
-        self.has(&[
-            "id",
-            "ids",
-            "uuid",
-            "guid",
-            "sku",
-            "order",
-            "invoice",
-            "tracking",
-            "reference",
-            "ref",
-            "sequence",
-            "seq",
-            "version",
-            "build",
-            "count",
-            "total",
-            "amount",
-            "price",
-            "qty",
-            "quantity",
-            "timestamp",
-            "created",
-            "updated",
-            "ts",
-            "hash",
-            "checksum",
-            "code",
-            "isbn",
-            "ean",
-            "upc",
-            "gtin",
-            "barcode",
-            "serial",
-            "transaction",
-            "txn",
-            "request",
-            "trace",
-            "span",
-            "nonce",
-            "etag",
-            "cursor",
-            "offset",
-            "page",
-            "size",
-            "product",
-            "item",
-            "batch",
-            "lot",
-            "shipment",
-            "confirmation",
-            "booking",
-        ]) && !self.has(&["card", "pan", "ssn", "phone", "iban", "account"])
+        self.names(Names::Identifier)
     }
 }
+
+/// The words of identifier names (`Names::Identifier`).
+const IDENTIFIER_WORDS: &[&str] = &[
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "sku",
+    "order",
+    "invoice",
+    "tracking",
+    "reference",
+    "ref",
+    "sequence",
+    "seq",
+    "version",
+    "build",
+    "count",
+    "total",
+    "amount",
+    "price",
+    "qty",
+    "quantity",
+    "timestamp",
+    "created",
+    "updated",
+    "ts",
+    "hash",
+    "checksum",
+    "code",
+    "isbn",
+    "ean",
+    "upc",
+    "gtin",
+    "barcode",
+    "serial",
+    "transaction",
+    "txn",
+    "request",
+    "trace",
+    "span",
+    "nonce",
+    "etag",
+    "cursor",
+    "offset",
+    "page",
+    "size",
+    "product",
+    "item",
+    "batch",
+    "lot",
+    "shipment",
+    "confirmation",
+    "booking",
+];
 
 pub type Match = (Kind, Confidence, Option<String>);
 
@@ -416,8 +530,7 @@ pub fn card(s: &str, key: &Key) -> Option<Match> {
     if !(13..=19).contains(&d.len()) || s.contains('.') {
         return None;
     }
-    let positive =
-        key.has(&["card", "cc", "pan", "ccnumber"]) || key.contains(&["creditcard", "cardnumber"]);
+    let positive = key.names(Names::Card);
     if key.is_identifier() && !positive {
         return None;
     }
@@ -517,22 +630,21 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
         }
     }
     // Digits alone: believed only under their own name (copied only then).
-    let (kind, valid): (Kind, fn(&[u8]) -> bool) =
-        if key.has(&["ssn", "ssns"]) || key.contains(&["socialsecurity"]) {
-            (Kind::UsSsn, |d| d.len() == 9 && v::us_ssn(d))
-        } else if key.has(&["cpf"]) {
-            (Kind::BrCpf, v::br_cpf)
-        } else if key.has(&["bsn"]) || key.contains(&["burgerservicenummer"]) {
-            (Kind::NlBsn, v::nl_bsn)
-        } else if key.has(&["aadhaar", "aadhar"]) {
-            (Kind::InAadhaar, v::in_aadhaar)
-        } else if key.has(&["sin"]) || key.contains(&["socialinsurance"]) {
-            (Kind::CaSin, v::ca_sin)
-        } else if key.has(&["routing", "aba", "rtn"]) {
-            (Kind::UsRoutingNumber, v::aba_routing)
-        } else {
-            return None;
-        };
+    let (kind, valid): (Kind, fn(&[u8]) -> bool) = if key.names(Names::Ssn) {
+        (Kind::UsSsn, |d| d.len() == 9 && v::us_ssn(d))
+    } else if key.names(Names::Cpf) {
+        (Kind::BrCpf, v::br_cpf)
+    } else if key.names(Names::Bsn) {
+        (Kind::NlBsn, v::nl_bsn)
+    } else if key.names(Names::Aadhaar) {
+        (Kind::InAadhaar, v::in_aadhaar)
+    } else if key.names(Names::Sin) {
+        (Kind::CaSin, v::ca_sin)
+    } else if key.names(Names::Routing) {
+        (Kind::UsRoutingNumber, v::aba_routing)
+    } else {
+        return None;
+    };
     let d = digits_only(t)?;
     valid(&d).then_some((kind, Confidence::High, None))
 }
@@ -547,16 +659,7 @@ pub fn phone(s: &str, key: &Key) -> Option<Match> {
         return None;
     }
     let plus = t.starts_with('+') || t.starts_with("00");
-    let named = key.has(&[
-        "phone",
-        "mobile",
-        "tel",
-        "telephone",
-        "cell",
-        "msisdn",
-        "fax",
-        "whatsapp",
-    ]) || key.contains(&["phonenumber", "contactnumber"]);
+    let named = key.names(Names::Phone);
     if !named && !plus {
         // Without a name only the international form is believed (below).
         return None;
@@ -587,22 +690,10 @@ pub fn phone(s: &str, key: &Key) -> Option<Match> {
 
 pub fn network(s: &str, key: &Key) -> Option<Match> {
     let t = s.trim();
-    if key.has(&["version", "ver", "build", "release", "v", "semver", "oid"]) {
+    if key.names(Names::Version) {
         return None;
     }
-    let named = key.has(&[
-        "ip",
-        "ips",
-        "addr",
-        "address",
-        "host",
-        "client",
-        "remote",
-        "forwarded",
-        "source",
-        "src",
-        "origin",
-    ]);
+    let named = key.names(Names::Network);
     if t.bytes().filter(|c| *c == b'.').count() == 3 {
         if let Ok(ip) = t.parse::<std::net::Ipv4Addr>() {
             if ip.is_unspecified() || ip.is_broadcast() {
@@ -754,7 +845,7 @@ pub fn secret(s: &str, key: &Key) -> Option<Match> {
     }
     // Every shape below starts with one of these bytes, except the AWS secret key, which
     // only its field name announces: most values leave here.
-    let aws_named = key.has(&["secret", "aws"]);
+    let aws_named = key.names(Names::SecretOrAws);
     if !matches!(b[0], b'-' | b'e' | b'A' | b'g' | b'x' | b's' | b'r' | b'S') && !aws_named {
         return None;
     }
@@ -871,7 +962,7 @@ pub fn secret(s: &str, key: &Key) -> Option<Match> {
     if b.len() == 40
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'/' || *c == b'+')
-        && key.has(&["secret", "aws"])
+        && aws_named
         && (key.contains(&["secretaccesskey", "awssecret", "secretkey"]) || key.has(&["aws"]))
     {
         return (random(b, 4.0) && !t.contains("EXAMPLE")).then_some((
@@ -1086,10 +1177,7 @@ pub fn classify_number(n: &str, key: &Key) -> Option<Match> {
     if key.words.last().is_some_and(|w| w == "age") {
         return personal(n, key);
     }
-    let named = key.has(&[
-        "card", "pan", "phone", "mobile", "ssn", "cpf", "bsn", "aadhaar", "sin", "routing", "aba",
-    ]);
-    if !named {
+    if !key.names(Names::NumberKind) {
         return None;
     }
     card(n, key)

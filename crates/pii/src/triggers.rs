@@ -79,7 +79,7 @@ struct Masks {
 
 fn masks(block: &[u8; 64]) -> Masks {
     use wide::u8x16;
-    let (zero, nine) = (u8x16::splat(b'0'), u8x16::splat(b'9'));
+    let (zero, nine) = (u8x16::splat(b'0'), u8x16::splat(9));
     let (quote, colon) = (u8x16::splat(b'"'), u8x16::splat(b':'));
     let mut m = Masks {
         digit: 0,
@@ -89,7 +89,9 @@ fn masks(block: &[u8; 64]) -> Masks {
     for (k, w) in block.chunks_exact(16).enumerate() {
         let v = u8x16::new(w.try_into().unwrap_or([0; 16]));
         let bits = |x: u8x16| u64::from(x.move_mask() as u16) << (16 * k);
-        m.digit |= bits(v.max(zero).cmp_eq(v) & v.min(nine).cmp_eq(v));
+        // Digits are the bytes that stay under ten once '0' is taken away (wrapping).
+        let t = v - zero;
+        m.digit |= bits(t.min(nine).cmp_eq(t));
         m.quote |= bits(v.cmp_eq(quote));
         m.colon |= bits(v.cmp_eq(colon));
     }
@@ -214,6 +216,20 @@ impl Runs {
         // Single non-digits with a digit on both sides.
         let mut gaps =
             !d & (d << 1 | self.prev_last_digit) & (d >> 1 | u64::from(next_digit) << 63);
+        // Most blocks hold no stretch of seven digits and single gaps of any byte (which
+        // every run long enough to count lies in) and none that a neighbour block could
+        // continue: nothing to count there.
+        let loose = d | gaps;
+        let two = loose & (loose >> 1);
+        let four = two & (two >> 2);
+        let continued = loose >> 63 != 0 || (loose & 1 != 0 && self.open.is_some());
+        if four & (four >> 3) == 0 && !continued {
+            if let Some(o) = self.open.take() {
+                self.eval(o);
+            }
+            self.prev_last_digit = d >> 63;
+            return;
+        }
         let (mut sep, mut dot) = (0u64, 0u64);
         while gaps != 0 {
             let j = gaps.trailing_zeros();
