@@ -5,7 +5,7 @@ use crate::services::{unparsed_key, EncryptedService};
 use crate::sketch::{hash64, Distinct};
 use crate::template::{host_of, split_target, template_path, ParamType};
 use apitap_http::{Exchange, TlsSeen, UnparsedStream};
-use apitap_pii::{Class, Confidence, Kind, Location, Scan};
+use apitap_pii::{Class, Confidence, Hit, Kind, Location, Scan};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
@@ -37,13 +37,20 @@ pub struct PiiSeen {
 
 impl PiiSeen {
     fn merge(&mut self, o: &PiiSeen) {
-        self.count += o.count;
-        self.confidence = self.confidence.max(o.confidence);
-        if o.sample < self.sample {
-            self.sample.clone_from(&o.sample);
+        self.absorb(o.count, o.confidence, &o.sample, o.detail.as_deref());
+    }
+
+    /// Add `count` values seen with this confidence, sample and detail.
+    fn absorb(&mut self, count: u64, confidence: Confidence, sample: &str, detail: Option<&str>) {
+        self.count += count;
+        self.confidence = self.confidence.max(confidence);
+        if sample < self.sample.as_str() {
+            sample.clone_into(&mut self.sample);
         }
-        if o.detail.is_some() && (self.detail.is_none() || o.detail < self.detail) {
-            self.detail.clone_from(&o.detail);
+        if let Some(d) = detail {
+            if self.detail.as_deref().is_none_or(|mine| d < mine) {
+                self.detail = Some(d.to_string());
+            }
         }
     }
 }
@@ -221,6 +228,34 @@ impl Endpoint {
         } else {
             *capped += 1;
         }
+    }
+
+    /// [`Endpoint::add_pii`] for one exchange's hit, copying nothing when its field is
+    /// counted already (every exchange's hits pass here).
+    fn add_hit(&mut self, h: &Hit, capped: &mut u64) {
+        let (kind, location) = (h.kind, h.location);
+        // The entries of (kind, location) start at the empty field name.
+        let mine = self
+            .pii
+            .range_mut((kind, location, String::new())..)
+            .take_while(|(k, _)| k.0 == kind && k.1 == location)
+            .find(|(k, _)| k.2 == h.field);
+        if let Some((_, mine)) = mine {
+            mine.absorb(
+                u64::from(h.count),
+                h.confidence,
+                &h.sample,
+                h.detail.as_deref(),
+            );
+            return;
+        }
+        let seen = PiiSeen {
+            count: u64::from(h.count),
+            confidence: h.confidence,
+            sample: h.sample.clone(),
+            detail: h.detail.clone(),
+        };
+        self.add_pii(&(kind, location, h.field.clone()), &seen, capped);
     }
 
     /// Latency percentiles in milliseconds (upper bound of the histogram bucket, within 19%).
@@ -550,13 +585,7 @@ fn observe_security(
     capped: &mut u64,
 ) {
     for h in &scan.hits {
-        let seen = PiiSeen {
-            count: u64::from(h.count),
-            confidence: h.confidence,
-            sample: h.sample.clone(),
-            detail: h.detail.clone(),
-        };
-        ep.add_pii(&(h.kind, h.location, h.field.clone()), &seen, capped);
+        ep.add_hit(h, capped);
         let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
         if unauth_ok
             && sensitive

@@ -626,6 +626,16 @@ fn worker(
                     table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
                     stages.tags.resize(sink.exchanges.len(), it.idx);
                     watermark = it.idx;
+                    if sink.exchanges.len() >= DRAIN_AT {
+                        drain(
+                            &mut sink,
+                            &mut inv,
+                            (&scanner, &mut policy),
+                            renderer.as_mut(),
+                            (&mut stages, watermark),
+                            &mut records,
+                        );
+                    }
                 }
                 drain(
                     &mut sink,
@@ -731,6 +741,9 @@ struct Stages {
 /// record) rather than one exchange through all of them: each stage's code stays in the
 /// instruction cache. Every stage sees the exchanges in the order they completed, so the
 /// results are those of the one-by-one order.
+/// Exchanges analysed together, soon after reassembly left their bytes in cache.
+const DRAIN_AT: usize = 32;
+
 fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
