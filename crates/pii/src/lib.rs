@@ -972,11 +972,16 @@ impl Scanner {
         let mut before = Cow::Borrowed("");
         for (i, seg) in segs.enumerate() {
             let v = pct(seg, false);
+            // Cards, national ids, IBANs and phone numbers all hold digits; the addresses
+            // looked for here are IPv6 ones; secrets are 16 bytes or more. Most segments
+            // (`api`, `v1`, `users`) are none of these, and need no name.
+            let digits = v.bytes().any(|c| c.is_ascii_digit());
+            if v.len() < 16 && !digits && !v.contains(['@', ':']) {
+                before = v;
+                continue;
+            }
             // The segment before names this one (`/users/{email}`).
             let key = self.key(&before);
-            // Cards, national ids, IBANs and phone numbers all hold digits; the addresses
-            // looked for here are IPv6 ones.
-            let digits = v.bytes().any(|c| c.is_ascii_digit());
             let m = detect::secret(&v, &key)
                 .or_else(|| {
                     if v.contains('@') {
