@@ -610,23 +610,23 @@ fn worker(
                         let f = b.frame(next);
                         apitap_capture::prefetch(&f[..f.len().min(PREFETCH_BYTES)]);
                     }
-                    let frame = b.frame(it);
-                    let Transport::Tcp(tcp) = it.d.transport else {
-                        continue;
-                    };
-                    let p = TcpPacket {
-                        ts: it.pkt.ts,
-                        src: SocketAddr::new(it.d.src, tcp.src_port),
-                        dst: SocketAddr::new(it.d.dst, tcp.dst_port),
-                        tunnel: it.d.tunnel,
-                        tcp,
-                        payload: it.d.payload(frame),
-                        missing: it.d.truncated,
-                    };
-                    table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
-                    stages.tags.resize(sink.exchanges.len(), it.idx);
-                    watermark = it.idx;
-                    if sink.exchanges.len() >= DRAIN_AT {
+                    if let Transport::Tcp(tcp) = it.d.transport {
+                        let p = TcpPacket {
+                            ts: it.pkt.ts,
+                            src: SocketAddr::new(it.d.src, tcp.src_port),
+                            dst: SocketAddr::new(it.d.dst, tcp.dst_port),
+                            tunnel: it.d.tunnel,
+                            tcp,
+                            payload: it.d.payload(b.frame(it)),
+                            missing: it.d.truncated,
+                        };
+                        table.packet(&p, |ctx| Connection::new(http, ctx), &mut sink);
+                        stages.tags.resize(sink.exchanges.len(), it.idx);
+                        watermark = it.idx;
+                    }
+                    // Exchanges are analysed a few at a time, while reassembly has left
+                    // their bytes in cache, and what is left at the end of the batch.
+                    if sink.exchanges.len() >= DRAIN_AT || i + 1 == b.items.len() {
                         drain(
                             &mut sink,
                             &mut inv,
@@ -637,14 +637,6 @@ fn worker(
                         );
                     }
                 }
-                drain(
-                    &mut sink,
-                    &mut inv,
-                    (&scanner, &mut policy),
-                    renderer.as_mut(),
-                    (&mut stages, watermark),
-                    &mut records,
-                );
             }
             Msg::Tick { idx, ts } => {
                 table.expire(ts, &mut sink);
