@@ -525,11 +525,17 @@ impl Write for RotatingFile {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_exchanges_file_synced_early_is_whole_and_renamed_at_commit() {
-        let dir = std::env::temp_dir().join(format!("apitap-sync-{}", std::process::id()));
+    /// A new empty directory of this test process, named after `tag`.
+    fn empty_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("apitap-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn an_exchanges_file_synced_early_is_whole_and_renamed_at_commit() {
+        let dir = empty_dir("sync");
         let path = dir.join("x.jsonl");
         let (out, mut w) = ExchangeOut::open(&path).expect("open");
         assert!(
@@ -564,9 +570,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_whole_records_and_the_newest_files() {
-        let dir = std::env::temp_dir().join(format!("apitap-rot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = empty_dir("rot");
         let path = dir.join("x.jsonl");
         std::fs::write(&path, "old\n").expect("existing file");
         let reopen = Arc::new(AtomicBool::new(false));

@@ -5,7 +5,7 @@ use crate::services::{unparsed_key, EncryptedService};
 use crate::sketch::{hash64, Distinct};
 use crate::template::{host_of, split_target, template_path, ParamType};
 use apitap_http::{Exchange, TlsSeen, UnparsedStream};
-use apitap_pii::{Class, Confidence, Hit, Kind, Location, Scan};
+use apitap_pii::{Class, Confidence, Kind, Location, Scan};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
@@ -35,19 +35,22 @@ pub struct PiiSeen {
     pub detail: Option<String>,
 }
 
-impl PiiSeen {
-    fn merge(&mut self, o: &PiiSeen) {
-        self.absorb(o.count, o.confidence, &o.sample, o.detail.as_deref());
-    }
+/// Sensitive values to count, borrowed from an exchange's hit or another endpoint's entry.
+struct PiiAdd<'a> {
+    count: u64,
+    confidence: Confidence,
+    sample: &'a str,
+    detail: Option<&'a str>,
+}
 
-    /// Add `count` values seen with this confidence, sample and detail.
-    fn absorb(&mut self, count: u64, confidence: Confidence, sample: &str, detail: Option<&str>) {
-        self.count += count;
-        self.confidence = self.confidence.max(confidence);
-        if sample < self.sample.as_str() {
-            sample.clone_into(&mut self.sample);
+impl PiiSeen {
+    fn absorb(&mut self, a: &PiiAdd<'_>) {
+        self.count += a.count;
+        self.confidence = self.confidence.max(a.confidence);
+        if a.sample < self.sample.as_str() {
+            a.sample.clone_into(&mut self.sample);
         }
-        if let Some(d) = detail {
+        if let Some(d) = a.detail {
             if self.detail.as_deref().is_none_or(|mine| d < mine) {
                 self.detail = Some(d.to_string());
             }
@@ -177,7 +180,13 @@ impl Endpoint {
         self.damaged += o.damaged;
         self.bodies_scanned += o.bodies_scanned;
         for (k, p) in &o.pii {
-            self.add_pii(k, p, capped);
+            let a = PiiAdd {
+                count: p.count,
+                confidence: p.confidence,
+                sample: &p.sample,
+                detail: p.detail.as_deref(),
+            };
+            self.add_pii((k.0, k.1, &k.2), &a, capped);
         }
         self.unauth_sensitive
             .extend(o.unauth_sensitive.iter().copied());
@@ -219,43 +228,33 @@ impl Endpoint {
     }
 
     /// Count sensitive values of one (type, location, field), unless the endpoint holds
-    /// `MAX_PII_FIELDS` others already (then `capped` counts it).
-    fn add_pii(&mut self, k: &(Kind, Location, String), p: &PiiSeen, capped: &mut u64) {
-        if let Some(mine) = self.pii.get_mut(k) {
-            mine.merge(p);
-        } else if self.pii.len() < MAX_PII_FIELDS {
-            self.pii.insert(k.clone(), p.clone());
-        } else {
-            *capped += 1;
-        }
-    }
-
-    /// [`Endpoint::add_pii`] for one exchange's hit, copying nothing when its field is
-    /// counted already (every exchange's hits pass here).
-    fn add_hit(&mut self, h: &Hit, capped: &mut u64) {
-        let (kind, location) = (h.kind, h.location);
+    /// `MAX_PII_FIELDS` others already (then `capped` counts it). Found from borrowed parts
+    /// and copied only when new: every exchange's hits pass here.
+    fn add_pii(
+        &mut self,
+        (kind, location, field): (Kind, Location, &str),
+        a: &PiiAdd<'_>,
+        capped: &mut u64,
+    ) {
         // The entries of (kind, location) start at the empty field name.
         let mine = self
             .pii
             .range_mut((kind, location, String::new())..)
             .take_while(|(k, _)| k.0 == kind && k.1 == location)
-            .find(|(k, _)| k.2 == h.field);
+            .find(|(k, _)| k.2 == field);
         if let Some((_, mine)) = mine {
-            mine.absorb(
-                u64::from(h.count),
-                h.confidence,
-                &h.sample,
-                h.detail.as_deref(),
-            );
-            return;
+            mine.absorb(a);
+        } else if self.pii.len() < MAX_PII_FIELDS {
+            let seen = PiiSeen {
+                count: a.count,
+                confidence: a.confidence,
+                sample: a.sample.to_string(),
+                detail: a.detail.map(str::to_string),
+            };
+            self.pii.insert((kind, location, field.to_string()), seen);
+        } else {
+            *capped += 1;
         }
-        let seen = PiiSeen {
-            count: u64::from(h.count),
-            confidence: h.confidence,
-            sample: h.sample.clone(),
-            detail: h.detail.clone(),
-        };
-        self.add_pii(&(kind, location, h.field.clone()), &seen, capped);
     }
 
     /// Latency percentiles in milliseconds (upper bound of the histogram bucket, within 19%).
@@ -585,7 +584,13 @@ fn observe_security(
     capped: &mut u64,
 ) {
     for h in &scan.hits {
-        ep.add_hit(h, capped);
+        let a = PiiAdd {
+            count: u64::from(h.count),
+            confidence: h.confidence,
+            sample: &h.sample,
+            detail: h.detail.as_deref(),
+        };
+        ep.add_pii((h.kind, h.location, &h.field), &a, capped);
         let sensitive = matches!(h.kind.class(), Class::Personal | Class::Financial);
         if unauth_ok
             && sensitive

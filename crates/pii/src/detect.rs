@@ -290,15 +290,6 @@ impl Key {
     pub fn contains(&self, parts: &[&str]) -> bool {
         parts.iter().any(|p| self.joined.contains(p))
     }
-
-    /// Names of identifiers, codes and counters: numbers under them are not PII.
-    pub fn names_other_number(&self) -> bool {
-        self.names(Names::OtherNumber)
-    }
-
-    pub fn is_identifier(&self) -> bool {
-        self.names(Names::Identifier)
-    }
 }
 
 /// The words of identifier names (`Names::Identifier`).
@@ -531,7 +522,7 @@ pub fn card(s: &str, key: &Key) -> Option<Match> {
         return None;
     }
     let positive = key.names(Names::Card);
-    if key.is_identifier() && !positive {
+    if key.names(Names::Identifier) && !positive {
         return None;
     }
     let brand = v::card_brand(&d)?;
@@ -579,7 +570,7 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
     let hi = |k: Kind| Some((k, Confidence::High, None));
     if let Some(d) = grouped(t, b'-', &[3, 2, 4]).or_else(|| grouped(t, b' ', &[3, 2, 4])) {
         // The format is distinctive: only names of other numbered things veto it.
-        if v::us_ssn(&d) && !key.names_other_number() {
+        if v::us_ssn(&d) && !key.names(Names::OtherNumber) {
             return hi(Kind::UsSsn);
         }
         return None;
@@ -615,7 +606,7 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
         }
         return None;
     }
-    if cb.len() == 9 && v::es_dni(cb) && !key.is_identifier() {
+    if cb.len() == 9 && v::es_dni(cb) && !key.names(Names::Identifier) {
         let named = key.has(&["dni", "nie", "nif", "document", "national", "identity"]);
         let conf = if named {
             Confidence::High
@@ -625,7 +616,7 @@ pub fn national_id(s: &str, key: &Key) -> Option<Match> {
         return Some((Kind::EsDni, conf, None));
     }
     if let Some(d) = grouped(t, b' ', &[4, 4, 4]).or_else(|| grouped(t, b'-', &[4, 4, 4])) {
-        if v::in_aadhaar(&d) && !key.is_identifier() {
+        if v::in_aadhaar(&d) && !key.names(Names::Identifier) {
             return hi(Kind::InAadhaar);
         }
     }
@@ -682,7 +673,7 @@ pub fn phone(s: &str, key: &Key) -> Option<Match> {
     }
     // Without a name only the international form is distinctive, and only formatted as a
     // phone number is written (separators, or a plus sign).
-    if plus && v::e164_plausible(&d) && !key.is_identifier() {
+    if plus && v::e164_plausible(&d) && !key.names(Names::Identifier) {
         return Some((Kind::Phone, Confidence::Medium, None));
     }
     None

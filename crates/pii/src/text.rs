@@ -170,7 +170,7 @@ impl Text {
             }
         }
         self.digit_runs(text, key, f);
-        if !key.is_identifier() {
+        if !key.names(detect::Names::Identifier) {
             self.phones(text, f);
         }
     }

@@ -190,6 +190,8 @@ pub struct Pipeline {
     pub stats: DispatchStats,
     pub link_types: Vec<u32>,
     defrag: Defrag,
+    /// Packet count at which the next knowledge epoch starts (`Msg::Epoch`).
+    next_epoch: u64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -250,6 +252,7 @@ impl Pipeline {
             gauges.push(g);
         }
         Pipeline {
+            next_epoch: cfg.scan_epoch.max(1),
             cfg,
             shards,
             workers,
@@ -322,13 +325,14 @@ impl Pipeline {
     /// Decode a frame; returns its shard, the decoded headers and, for a datagram completed by
     /// this fragment, the reassembled payload (which the headers' offsets then index).
     fn decode(&mut self, pkt: &Packet, frame: &[u8]) -> Option<(usize, Decoded, Option<Vec<u8>>)> {
-        let epoch = self.cfg.scan_epoch.max(1);
-        if self.stats.packets > 0 && self.stats.packets % epoch == 0 {
+        if self.stats.packets == self.next_epoch {
             self.flush_batches();
-            let k = self.stats.packets / epoch;
+            let epoch = self.cfg.scan_epoch.max(1);
+            let k = self.next_epoch / epoch;
             for s in &self.shards {
                 let _ = s.send(Msg::Epoch(k));
             }
+            self.next_epoch += epoch;
         }
         self.clock(pkt.ts);
         self.idx += 1;
@@ -715,6 +719,8 @@ fn worker(
 /// the one it processes.
 const PREFETCH_PACKETS: usize = 4;
 const PREFETCH_BYTES: usize = 2048;
+/// Exchanges analysed together, soon after reassembly left their bytes in cache.
+const DRAIN_AT: usize = 32;
 
 /// Scratch space of `drain`, kept between batches.
 #[derive(Default)]
@@ -733,9 +739,6 @@ struct Stages {
 /// record) rather than one exchange through all of them: each stage's code stays in the
 /// instruction cache. Every stage sees the exchanges in the order they completed, so the
 /// results are those of the one-by-one order.
-/// Exchanges analysed together, soon after reassembly left their bytes in cache.
-const DRAIN_AT: usize = 32;
-
 fn drain(
     sink: &mut Sink,
     inv: &mut Inventory,
