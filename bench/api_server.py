@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small JSON API (HTTP/1.1 keep-alive) for bench/realcap.sh: users, orders, products,
 search and carts, with ids, slugs and UUIDs in paths and realistic personal fields in the
-responses (deterministic per path). usage: api_server.py ADDR PORT"""
+responses (deterministic per path). usage: api_server.py ADDR PORT [SCALE]: SCALE (default 1)
+multiplies the length of every list in a response."""
 import hashlib
 import json
 import socket
@@ -9,6 +10,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FIRST = ["Ana", "Bram", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
+SCALE = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 LAST = ["Novak", "Okafor", "Peters", "Quinn", "Rossi", "Sato", "Tanaka", "Ueda", "Varga", "Weber"]
 
 
@@ -38,15 +40,15 @@ class Api(BaseHTTPRequestHandler):
             body = {"status": "ok"}
         elif "users" in parts and parts[-1] == "orders":
             body = {"orders": [{"id": f"ord-2024-{h % 100000 + i:05d}", "total": (h % 500) + i * 1.5,
-                                "status": "shipped", "placed_at": "2024-05-02T10:00:00Z"} for i in range(h % 12 + 1)]}
+                                "status": "shipped", "placed_at": "2024-05-02T10:00:00Z"} for i in range((h % 12 + 1) * SCALE)]}
         elif "users" in parts:
             body = person(h % 100000)
         elif "search" in parts or "products" in parts:
             body = {"items": [{"sku": f"SKU-{(h + i) % 999999:06d}", "name": f"widget {i}",
-                               "price": i + 0.99, "stock": (h + i) % 40} for i in range(h % 20 + 1)],
+                               "price": i + 0.99, "stock": (h + i) % 40} for i in range((h % 20 + 1) * SCALE)],
                     "next": "/api/v1/search?page=2"}
         else:
-            body = {"items": [person((h + i) % 100000) for i in range(h % 6 + 1)]}
+            body = {"items": [person((h + i) % 100000) for i in range((h % 6 + 1) * SCALE)]}
         data = json.dumps(body).encode()
         head = ("HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()

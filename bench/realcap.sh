@@ -3,12 +3,13 @@
 # a keep-alive load generator in another, tcpdump on the veth between them. Needs root.
 # The capture is not committed.
 # usage: bench/realcap.sh OUT.pcap [MEGABYTES of responses] [CONNECTIONS at once, default 8]
-#        [REQUESTS per connection, default 200]
+#        [REQUESTS per connection, default 200] [SCALE of response lists, default 1]
 set -euo pipefail
 out=${1:?usage: realcap.sh OUT.pcap [MB]}
 mb=${2:-300}
 conns=${3:-8}
 per_conn=${4:-200}
+scale=${5:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 ns_s=apitap-bench-srv
 ns_c=apitap-bench-cli
@@ -33,7 +34,7 @@ ip -n $ns_c link set bench-c up
 # Segments as a NIC would put them on the wire (MTU 1500), not 64 KB offload super-frames.
 ip netns exec $ns_s ethtool -K bench-s tso off gso off gro off >/dev/null 2>&1 || true
 ip netns exec $ns_c ethtool -K bench-c tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec $ns_s python3 "$here/api_server.py" 10.77.0.1 8080 &
+ip netns exec $ns_s python3 "$here/api_server.py" 10.77.0.1 8080 "$scale" &
 srv=$!
 ip netns exec $ns_s tcpdump -q -i bench-s -s 0 -B 65536 -w "$out" tcp port 8080 2>/dev/null &
 dump=$!
