@@ -3,12 +3,14 @@
 # full dissector) on one capture, all with /usr/bin/time -v, file in page cache.
 # usage: bench/run.sh CAPTURE [--no-tshark]
 # Prints MB/s, packets/s, exchanges/s, peak RSS and the ratios the performance goal is
-# stated in.
+# stated in. When deploy/build-pgo.sh has built target/pgo/release/apitap, the
+# profile-guided binary is measured too, in the same run.
 set -euo pipefail
 cap=${1:?usage: run.sh CAPTURE [--no-tshark]}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/target/release/apitap
 [[ -x $bin ]] || (cd "$root" && cargo build --release -q)
+pgo=$root/target/pgo/release/apitap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mb=$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)" "$cap")
@@ -27,6 +29,10 @@ measure tcpdump tcpdump -r "$cap" -w /dev/null
 measure apitap-1 "$bin" replay "$cap" --threads 1 -q -o "$tmp/inv1.json" --exchanges "$tmp/ex1.jsonl"
 measure apitap-2 "$bin" replay "$cap" --threads 2 -q -o "$tmp/inv2.json" --exchanges "$tmp/ex2.jsonl"
 measure apitap-2-scan-all "$bin" replay "$cap" --threads 2 --scan all -q -o "$tmp/inv3.json"
+if [[ -x $pgo ]]; then
+    measure apitap-pgo-1 "$pgo" replay "$cap" --threads 1 -q -o "$tmp/inv4.json" --exchanges "$tmp/ex4.jsonl"
+    measure apitap-pgo-2 "$pgo" replay "$cap" --threads 2 -q -o "$tmp/inv5.json" --exchanges "$tmp/ex5.jsonl"
+fi
 if [[ "${2:-}" != "--no-tshark" ]] && command -v tshark > /dev/null; then
     measure tshark tshark -r "$cap" -n -Y http
 fi
@@ -42,9 +48,13 @@ print(f"{'tool':<20}{'wall s':>8}{'MB/s':>9}{'pkts/s':>11}{'exch/s':>11}{'peak R
 for name, (wall, rss) in t.items():
     print(f"{name:<20}{wall:>8.2f}{mb / wall:>9.1f}{pk / wall:>11.0f}{ex / wall:>11.0f}{rss / 1024:>13.1f}")
 td = t["tcpdump"][0]
-for name in ("apitap-1", "apitap-2", "apitap-2-scan-all"):
+apitaps = [n for n in t if n.startswith("apitap")]
+for name in apitaps:
     print(f"{name} / tcpdump rate: {td / t[name][0]:.3f}")
-print(f"apitap 2 threads / 1 thread: {t['apitap-1'][0] / t['apitap-2'][0]:.2f}x")
+for build in ("apitap", "apitap-pgo"):
+    if f"{build}-2" in t:
+        print(f"{build} 2 threads / 1 thread: {t[build + '-1'][0] / t[build + '-2'][0]:.2f}x")
 if "tshark" in t:
-    print(f"apitap-2 / tshark rate: {t['tshark'][0] / t['apitap-2'][0]:.1f}x")
+    for name in apitaps:
+        print(f"{name} / tshark rate: {t['tshark'][0] / t[name][0]:.1f}x")
 PY
