@@ -40,16 +40,17 @@ gen=target/pgo-gen/release/apitap
 
 echo "build-pgo: training on a ${mb} MB synthetic capture and the fixtures" >&2
 python3 bench/genbig.py "$work/train.pcap" "$mb" > /dev/null
-run() { "$gen" "$@" -q -o "$work/inv.json" --exchanges "$work/ex.jsonl" > /dev/null 2>&1 || true; }
+run() { "$gen" "$@" -q -o "$work/inv.json" --exchanges "$work/ex.jsonl" > /dev/null; }
 for threads in 1 2; do
     run replay "$work/train.pcap" --threads "$threads"
 done
 run replay "$work/train.pcap" --scan all
-for f in fixtures/synth/*.pcap* fixtures/tls/*.pcap; do
-    run replay "$f"
-done
 run replay fixtures/demo/demo.pcap --spec fixtures/demo/shop-openapi.yaml \
     --spec-previous fixtures/demo/shop-openapi-prev.yaml
+# Some fixtures are broken on purpose (not-a-capture.pcap): their failure is expected.
+for f in fixtures/synth/*.pcap* fixtures/tls/*.pcap; do
+    run replay "$f" 2> /dev/null || true
+done
 "$profdata" merge -o "$work/merged.profdata" "$work/raw"
 
 echo "build-pgo: optimised build" >&2
