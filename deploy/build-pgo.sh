@@ -33,8 +33,12 @@ rm -rf "$work"
 mkdir -p "$work/raw"
 trap 'rm -rf "$work"' EXIT
 
+# RUSTFLAGS replaces the rustflags of .cargo/config.toml: they are passed on.
+base=$(python3 -c 'import tomllib, sys
+print(" ".join(tomllib.load(open(sys.argv[1], "rb"))["build"]["rustflags"]))' .cargo/config.toml)
+
 echo "build-pgo: instrumented build" >&2
-RUSTFLAGS="-Cprofile-generate=$work/raw" \
+RUSTFLAGS="$base -Cprofile-generate=$work/raw" \
     cargo build --release --locked --bin apitap --target-dir target/pgo-gen -q
 gen=target/pgo-gen/release/apitap
 
@@ -54,6 +58,6 @@ done
 "$profdata" merge -o "$work/merged.profdata" "$work/raw"
 
 echo "build-pgo: optimised build" >&2
-RUSTFLAGS="-Cprofile-use=$work/merged.profdata" \
+RUSTFLAGS="$base -Cprofile-use=$work/merged.profdata" \
     cargo build --release --locked --bin apitap --target-dir target/pgo -q
 echo "$root/target/pgo/release/apitap"
