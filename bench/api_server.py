@@ -9,8 +9,8 @@ import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FIRST = ["Ana", "Bram", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
 SCALE = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+FIRST = ["Ana", "Bram", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
 LAST = ["Novak", "Okafor", "Peters", "Quinn", "Rossi", "Sato", "Tanaka", "Ueda", "Varga", "Weber"]
 
 
