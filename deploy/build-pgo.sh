@@ -15,18 +15,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mb=${1:-100}
 cd "$root"
-die() { echo "build-pgo: $*" >&2; exit 1; }
-command -v python3 > /dev/null || die "python3 is needed to generate the training capture"
+die() { local rc=$1; shift; echo "build-pgo: $*" >&2; exit "$rc"; }
+command -v python3 > /dev/null || die 1 "python3 is needed to generate the training capture"
 
 host=$(rustc -vV | awk '/^host:/ {print $2}')
 profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
 if [[ ! -x $profdata ]] && command -v rustup > /dev/null; then
     rustup component add llvm-tools > /dev/null 2>&1 || true
 fi
-if [[ ! -x $profdata ]]; then
-    echo "build-pgo: no llvm-profdata for this rustc ($profdata): rustup component add llvm-tools" >&2
-    exit 3
-fi
+[[ -x $profdata ]] ||
+    die 3 "no llvm-profdata for this rustc ($profdata): rustup component add llvm-tools"
 
 work=$root/target/pgo-work
 rm -rf "$work"
